@@ -1,0 +1,24 @@
+"""dpinpaint: Dual-path Image Inpainting with Auxiliary GAN Inversion (CVPR 2022).
+
+``import dpinpaint`` never imports torchvision: its compiled kernels are optional and
+probed lazily by :mod:`dpinpaint.ops`.
+"""
+
+from .config import FeedForwardConfig, ModelConfig, StyleEncoderConfig, StyleGAN2Config, get_preset, list_presets
+from .errors import DPInpaintError
+from .models import DualPathNet, DualPathOutput
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModelConfig",
+    "StyleGAN2Config",
+    "StyleEncoderConfig",
+    "FeedForwardConfig",
+    "get_preset",
+    "list_presets",
+    "DualPathNet",
+    "DualPathOutput",
+    "DPInpaintError",
+    "__version__",
+]

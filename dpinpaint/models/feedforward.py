@@ -1,0 +1,191 @@
+"""The feed-forward path: PICNet's generative path (Zheng et al. 2019) without its VAE prior.
+
+- :class:`FeedForwardEncoder` ``E``: residual encoder over ``cat(I_m, M)`` halving the
+  resolution down to 8x8 (PICNet at 256: 32, 64, 128, 128, 128 channels).
+- :class:`FeedForwardGenerator` ``G``: residual decoder from 8x8 back to the full
+  resolution with instance norm and transposed-conv upsampling, PICNet's short+long-term
+  attention, and a tanh output layer. Before the block ``L^i`` that leaves resolution ``r``
+  it fuses ``f_s^r`` from the inversion path with its own ``f_g^r`` (concat or deformable,
+  :mod:`dpinpaint.models.fusion`).
+
+PICNet trains these convolutions with spectral normalisation; that is a training-time
+reparametrisation of the same weights, so the inference network holds plain convolutions.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .fusion import DeformableFusion, concat_fusion
+
+__all__ = ["FeedForwardEncoder", "FeedForwardGenerator", "ShortLongTermAttention"]
+
+
+def _norm(channels: int, enabled: bool) -> nn.Module:
+    return nn.InstanceNorm2d(channels, affine=True) if enabled else nn.Identity()
+
+
+class ResBlock(nn.Module):
+    """PICNet residual block: ``(B, in, H, W) -> (B, out, H', W')`` with ``H' = H/2 | H | 2H``.
+
+    Main branch: [norm], act, conv3x3, [norm], act, conv3x3 (transposed, stride 2 for
+    ``"up"``), [avg-pool for ``"down"``]; shortcut: 1x1 conv (+ pool), or a stride-2
+    transposed 3x3 conv for ``"up"``. ``first=True`` is PICNet's optimised first encoder
+    block (no activation before the first conv; pool before the shortcut conv).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        sample: str = "none",
+        norm: bool = False,
+        negative_slope: float = 0.1,
+        first: bool = False,
+    ) -> None:
+        super().__init__()
+        if sample not in ("none", "down", "up"):
+            raise ValueError(f"sample must be 'none', 'down' or 'up', got {sample!r}")
+        self.sample, self.first, self.slope = sample, first, negative_slope
+        hidden = out_channels if sample == "up" else (out_channels if first else in_channels)
+        self.norm1 = _norm(in_channels, norm and not first)
+        self.conv1 = nn.Conv2d(in_channels, hidden, 3, padding=1)
+        self.norm2 = _norm(hidden, norm)
+        if sample == "up":
+            self.conv2: nn.Module = nn.ConvTranspose2d(hidden, out_channels, 3, stride=2, padding=1, output_padding=1)
+            self.shortcut: nn.Module = nn.ConvTranspose2d(
+                in_channels, out_channels, 3, stride=2, padding=1, output_padding=1
+            )
+        else:
+            self.conv2 = nn.Conv2d(hidden, out_channels, 3, padding=1)
+            self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x) if self.first else F.leaky_relu(self.norm1(x), self.slope)
+        h = self.conv2(F.leaky_relu(self.norm2(self.conv1(h)), self.slope))
+        if self.sample == "down":
+            h = F.avg_pool2d(h, 2)
+            skip = self.shortcut(F.avg_pool2d(x, 2)) if self.first else F.avg_pool2d(self.shortcut(x), 2)
+        else:
+            skip = self.shortcut(x)
+        return h + skip
+
+
+class ShortLongTermAttention(nn.Module):
+    """PICNet's short+long-term attention: ``(f_g, f_e, known) -> (B, C, H, W)``.
+
+    Self-attention over the decoder feature ``f_g`` (short-term, scaled by ``gamma``), and
+    the same attention map applied to the encoder feature ``f_e`` to copy context into the
+    holes (long-term, scaled by ``alpha`` where ``known`` is 0; ``f_e`` itself where known).
+    Both scales start at 0.
+    """
+
+    def __init__(self, channels: int, negative_slope: float = 0.1) -> None:
+        super().__init__()
+        self.query = nn.Conv2d(channels, max(1, channels // 4), 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.fuse = ResBlock(2 * channels, channels, norm=True, negative_slope=negative_slope)
+
+    def forward(self, f_g: torch.Tensor, f_e: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = f_g.shape
+        q = self.query(f_g).flatten(2)  # (B, C/4, N)
+        attention = torch.softmax(q.transpose(1, 2) @ q, dim=-1)  # (B, N, N)
+        short = (f_g.flatten(2) @ attention.transpose(1, 2)).view(b, c, h, w)
+        out = self.gamma * short + f_g
+        context = (f_e.flatten(2) @ attention.transpose(1, 2)).view(b, -1, h, w)
+        context = self.alpha * (1 - known) * context + known * f_e
+        return self.fuse(torch.cat([out, context], dim=1))
+
+
+class FeedForwardEncoder(nn.Module):
+    """``E``: ``(masked (B, 3, R, R), known (B, 1, R, R)) -> {r: (B, C_r, r, r)}`` for r = R/2 .. 8."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        ff = config.feedforward
+        chans = ff.encoder_channels
+        blocks = [ResBlock(4, chans[0], "down", negative_slope=ff.negative_slope, first=True)]
+        blocks += [ResBlock(a, b, "down", negative_slope=ff.negative_slope) for a, b in zip(chans[:-1], chans[1:])]
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, masked: torch.Tensor, known: torch.Tensor) -> dict[int, torch.Tensor]:
+        x = torch.cat([masked, known], dim=1)
+        feats = {}
+        for block in self.blocks:
+            x = block(x)
+            feats[x.shape[-1]] = x
+        return feats
+
+
+class FeedForwardGenerator(nn.Module):
+    """``G``: decoder with fusion of the inversion features, producing ``I_g`` ``(B, 3, R, R)`` in [-1, 1].
+
+    ``forward(enc_feats, known, f_s)``: ``enc_feats`` from :class:`FeedForwardEncoder`,
+    ``known`` ``(B, 1, R, R)``, ``f_s`` ``{r: (B, C_s, r, r)}`` (None without the inversion
+    path). Returns ``(I_g, offsets, modulations)`` with one entry per deformable fusion.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        ff, slope = config.feedforward, config.feedforward.negative_slope
+        self.resolution = config.resolution
+        self.attention_resolution = ff.attention_resolution
+        dec = config.decoder_channels_at
+        bottleneck = [ResBlock(config.encoder_channels_at(8), dec(8), norm=True, negative_slope=slope)]
+        bottleneck += [
+            ResBlock(dec(8), dec(8), norm=True, negative_slope=slope) for _ in range(ff.bottleneck_blocks - 1)
+        ]
+        self.bottleneck = nn.Sequential(*bottleneck)
+        self.fusions = nn.ModuleDict()
+        self.blocks = nn.ModuleDict()
+        self.kinds: dict[int, str] = {}
+        for r in config.fusion_resolutions:
+            kind = config.fusion_kind(r)
+            self.kinds[r] = kind
+            c_s = config.stylegan.channels_at(r) if kind != "none" else 0
+            if kind == "deformable":
+                self.fusions[str(r)] = DeformableFusion(c_s, dec(r), config.deform_kernel_size, config.offset_groups)
+            c_in = c_s + dec(r)
+            if r < config.resolution:
+                self.blocks[str(r)] = ResBlock(c_in, dec(2 * r), "up", norm=True, negative_slope=slope)
+            else:
+                self.blocks[str(r)] = nn.Sequential(
+                    nn.InstanceNorm2d(c_in, affine=True),
+                    nn.LeakyReLU(slope),
+                    nn.ReflectionPad2d(1),
+                    nn.Conv2d(c_in, 3, 3),
+                    nn.Tanh(),
+                )
+        if ff.attention_resolution:
+            self.attention = ShortLongTermAttention(dec(ff.attention_resolution), slope)
+
+    def forward(
+        self,
+        enc_feats: dict[int, torch.Tensor],
+        known: torch.Tensor,
+        f_s: dict[int, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+        offsets: dict[int, torch.Tensor] = {}
+        modulations: dict[int, torch.Tensor] = {}
+        f_g = self.bottleneck(enc_feats[8])
+        r = 8
+        while True:
+            kind = self.kinds[r]
+            if kind == "deformable" and f_s is not None:
+                x, offsets[r], modulations[r] = self.fusions[str(r)](f_s[r], f_g)
+            elif kind == "concat" and f_s is not None:
+                x = concat_fusion(f_s[r], f_g)
+            else:
+                x = f_g
+            out = self.blocks[str(r)](x)
+            if r == self.resolution:
+                return out, offsets, modulations
+            r *= 2
+            f_g = out
+            if r == self.attention_resolution:
+                known_r = F.interpolate(known, size=(r, r), mode="area")
+                f_g = self.attention(f_g, enc_feats[r], known_r)
