@@ -14,6 +14,8 @@ reparametrisation of the same weights, so the inference network holds plain conv
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -109,7 +111,7 @@ class FeedForwardEncoder(nn.Module):
         ff = config.feedforward
         chans = ff.encoder_channels
         blocks = [ResBlock(4, chans[0], "down", negative_slope=ff.negative_slope, first=True)]
-        blocks += [ResBlock(a, b, "down", negative_slope=ff.negative_slope) for a, b in zip(chans[:-1], chans[1:])]
+        blocks += [ResBlock(a, b, "down", negative_slope=ff.negative_slope) for a, b in itertools.pairwise(chans)]
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, masked: torch.Tensor, known: torch.Tensor) -> dict[int, torch.Tensor]:

@@ -39,22 +39,32 @@ class _DownBlock(nn.Module):
         return F.leaky_relu(h + self.shortcut(self.pool(x)), _SLOPE)
 
 
-class _MapToStyle(nn.Module):
-    """pSp's GradualStyleBlock: stride-2 convs down to 1x1, then a linear layer: ``-> (B, w_dim)``."""
+class _MapToStyles(nn.Module):
+    """pSp's map-to-style heads of one pyramid level, run together: ``(B, P, s, s) -> (B, n, w_dim)``.
 
-    def __init__(self, in_channels: int, channels: int, spatial: int, w_dim: int) -> None:
+    Each of the ``n`` heads is pSp's GradualStyleBlock: ``log2(s)`` stride-2 3x3 convs with
+    leaky ReLU down to 1x1, then a linear layer. The heads of a level read the same map, so
+    they run as one convolution (``P -> n*H``), grouped convolutions (``groups=n``) and a
+    batched linear: the same maths as ``n`` separate heads in ``log2(s) + 1`` kernel calls.
+    """
+
+    def __init__(self, in_channels: int, channels: int, spatial: int, w_dim: int, n_heads: int) -> None:
         super().__init__()
+        self.n_heads, self.channels = n_heads, channels
         layers: list[nn.Module] = []
         for i in range(int(math.log2(spatial))):
-            layers += [
-                nn.Conv2d(in_channels if i == 0 else channels, channels, 3, stride=2, padding=1),
-                nn.LeakyReLU(_SLOPE),
-            ]
+            c_in, groups = (in_channels, 1) if i == 0 else (n_heads * channels, n_heads)
+            layers += [nn.Conv2d(c_in, n_heads * channels, 3, stride=2, padding=1, groups=groups), nn.LeakyReLU(_SLOPE)]
         self.convs = nn.Sequential(*layers)
-        self.linear = nn.Linear(channels, w_dim)
+        self.weight = nn.Parameter(torch.empty(n_heads, w_dim, channels))
+        self.bias = nn.Parameter(torch.empty(n_heads, w_dim))
+        bound = 1 / math.sqrt(channels)  # nn.Linear's default initialisation, per head
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(x).flatten(1))
+        h = self.convs(x).view(x.shape[0], self.n_heads, self.channels)
+        return torch.einsum("bnc,nwc->bnw", h, self.weight) + self.bias
 
 
 class StyleEncoder(nn.Module):
@@ -77,15 +87,15 @@ class StyleEncoder(nn.Module):
         widths = {res: cfg.stem_channels} | {res >> (i + 1): ch for i, ch in enumerate(cfg.channels)}
         self.levels = (16, 32, 64)
         self.laterals = nn.ModuleDict({str(r): nn.Conv2d(widths[r], cfg.pyramid_channels, 1) for r in self.levels})
-        self.heads = nn.ModuleList(
-            _MapToStyle(cfg.pyramid_channels, cfg.head_channels, self._level_of(i), self.w_dim)
-            for i in range(self.n_latent)
+        # W+ entries [0, coarse_end) read level 16, [coarse_end, middle_end) 32, the rest 64.
+        counts = {16: cfg.coarse_end, 32: cfg.middle_end - cfg.coarse_end, 64: self.n_latent - cfg.middle_end}
+        self.heads = nn.ModuleDict(
+            {
+                str(r): _MapToStyles(cfg.pyramid_channels, cfg.head_channels, r, self.w_dim, n)
+                for r, n in counts.items()
+                if n > 0
+            }
         )
-
-    def _level_of(self, index: int) -> int:
-        if index < self.coarse_end:
-            return 16
-        return 32 if index < self.middle_end else 64
 
     def forward(self, masked: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         x = self.stem(torch.cat([masked, known], dim=1))
@@ -97,4 +107,4 @@ class StyleEncoder(nn.Module):
         for r in self.levels[1:]:
             up = F.interpolate(pyramid[r // 2], scale_factor=2.0, mode="bilinear", align_corners=False)
             pyramid[r] = up + self.laterals[str(r)](feats[r])
-        return torch.stack([head(pyramid[self._level_of(i)]) for i, head in enumerate(self.heads)], dim=1)
+        return torch.cat([self.heads[str(r)](pyramid[r]) for r in self.levels if str(r) in self.heads], dim=1)

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..config import StyleGAN2Config
 from ..errors import InvalidInputError
-from ..ops.activation import LRELU_GAIN, fused_leaky_relu
+from ..ops.activation import LRELU_GAIN, can_overwrite, fused_leaky_relu
 from ..ops.upfirdn import fir_filter2d, fir_upsample2d, make_fir_kernel
 
 __all__ = [
@@ -207,7 +207,8 @@ class ModulatedConv2d(nn.Module):
         # A batch: modulate activations around one shared convolution.
         out = self._conv(x * style.view(batch, -1, 1, 1).to(x.dtype), weight)
         if demod is not None:
-            out = out * demod.view(batch, -1, 1, 1)
+            d = demod.view(batch, -1, 1, 1).to(out.dtype)
+            out = out.mul_(d) if can_overwrite(out) else out * d
         return out
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -256,7 +257,13 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        out = self.conv(x, w)
+        if not can_overwrite(out):
+            return self.activate(self.noise(out, noise))
+        # Inference: the conv output is ours, so noise, bias and activation reuse its buffer.
+        if noise is not None:
+            out.add_(self.noise.weight * noise)
+        return fused_leaky_relu(out, self.activate.bias, inplace=True)
 
 
 class ToRGB(nn.Module):

@@ -1,0 +1,177 @@
+"""Forward-pass benchmark of the dual-path network on the CPU (not a test: it prints figures).
+
+Measures, in one run and side by side:
+- the machine's fp32 matmul throughput (square GEMMs, the best of a few sizes);
+- the forward latency of a preset (default ffhq-256, random weights: speed does not depend
+  on their values) at batch 1 and batch 8, its FLOPs (``torch.utils.flop_counter``) and the
+  achieved fraction of the matmul throughput;
+- peak RSS of a fresh process that builds the model and runs one forward at each batch size;
+- ``G_s`` alone: dpinpaint's StyleGAN2 vs the straightforward port of ``tests/reference_stylegan2.py``
+  (rosinality's network with its unfused ``upfirdn2d_native`` blur) on the same weights,
+  with a check that both give the same image.
+
+Run from the repository root:  python benchmarks/bench_forward.py [--preset ffhq-256] [--repeats 5]
+Results are recorded in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def matmul_gflops(repeats: int) -> float:
+    best = 0.0
+    for n in (1024, 2048, 3072):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        sec, _ = median_seconds(lambda a=a, b=b: a @ b, repeats)
+        best = max(best, 2 * n**3 / sec / 1e9)
+    return best
+
+
+def make_inputs(resolution: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(batch, 3, resolution, resolution, generator=gen) * 2 - 1
+    known = torch.ones(batch, 1, resolution, resolution)
+    q = resolution // 4
+    known[..., q : 3 * q, q : 3 * q] = 0
+    return image, known
+
+
+def child_peak_rss(preset: str, batch: int) -> dict[str, float]:
+    """Run one forward in a fresh interpreter; return its peak RSS (MB) and the RSS before the forward."""
+    code = (
+        "import resource, torch, dpinpaint\n"
+        "from dpinpaint import DualPathNet, get_preset\n"
+        f"cfg = get_preset({preset!r}); net = DualPathNet(cfg).eval()\n"
+        "r = cfg.resolution\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "with torch.no_grad():\n"
+        f"    net(torch.rand({batch}, 3, r, r) * 2 - 1, torch.ones({batch}, 1, r, r))\n"
+        "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    before, peak = map(float, out.stdout.split())
+    return {"rss_after_build_mb": before, "peak_rss_mb": peak}
+
+
+def bench_stylegan(preset: str, repeats: int) -> dict[str, float]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from reference_stylegan2 import ReferenceGenerator
+
+    from dpinpaint import get_preset
+    from dpinpaint.models import StyleGAN2Generator
+
+    cfg = get_preset(preset).stylegan
+    fast = StyleGAN2Generator(cfg).eval()
+    ref = ReferenceGenerator(
+        cfg.resolution, cfg.w_dim, cfg.n_mlp, lr_mlp=cfg.lr_mlp, channels=dict(zip(cfg.resolutions, cfg.channels))
+    ).eval()
+    missing, unexpected = ref.load_state_dict(fast.state_dict(), strict=False)
+    if missing or unexpected != ["w_avg"]:
+        raise RuntimeError(f"state dicts differ: missing={missing} unexpected={unexpected}")
+    w = torch.randn(1, cfg.n_latent, cfg.w_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a = fast.synthesis(w)[0]
+        b = ref(w)
+        t_fast, _ = median_seconds(lambda: fast.synthesis(w), repeats)
+        t_ref, _ = median_seconds(lambda: ref(w), repeats)
+    return {
+        "gs_seconds": t_fast,
+        "gs_reference_seconds": t_ref,
+        "gs_speedup": t_ref / t_fast,
+        "gs_max_abs_diff": float((a - b).abs().max()),
+        "gs_image_abs_max": float(b.abs().max()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="ffhq-256")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args()
+
+    from dpinpaint import DualPathNet, get_preset
+    from dpinpaint.ops import torchvision_kernels_available
+    from dpinpaint.summary import summarize
+
+    cfg = get_preset(args.preset)
+    results: dict[str, object] = {
+        "preset": args.preset,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "torchvision_kernels": torchvision_kernels_available(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
+    }
+    results["matmul_gflops"] = peak = matmul_gflops(args.repeats)
+
+    net = DualPathNet(cfg).eval()
+    rows = []
+    for batch in [int(b) for b in args.batches.split(",")]:
+        flops = summarize(cfg, batch_size=batch, model=net).total_flops
+        image, known = make_inputs(cfg.resolution, batch)
+        with torch.no_grad():
+            sec, times = median_seconds(lambda image=image, known=known: net(image, known), args.repeats)
+        rows.append(
+            {
+                "batch": batch,
+                "seconds": sec,
+                "seconds_per_image": sec / batch,
+                "runs": [round(t, 3) for t in times],
+                "gflop": flops / 1e9,
+                "gflops": flops / sec / 1e9,
+                "fraction_of_matmul": flops / sec / 1e9 / peak,
+                **child_peak_rss(args.preset, batch),
+            }
+        )
+    results["forward"] = rows
+    results.update(bench_stylegan(args.preset, args.repeats))
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(json.dumps({k: v for k, v in results.items() if k != "forward" and not k.startswith("gs")}))
+    print(f"\nfp32 matmul throughput: {peak:.1f} GFLOPS\n")
+    print("| batch | s / forward (median) | s / image | GFLOP | GFLOPS | of matmul | peak RSS (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['batch']} | {r['seconds']:.3f} | {r['seconds_per_image']:.3f} | {r['gflop']:.1f} | "
+            f"{r['gflops']:.1f} | {r['fraction_of_matmul']:.0%} | {r['peak_rss_mb']:.0f} |"
+        )
+    print(
+        f"\nG_s forward (batch 1): dpinpaint {results['gs_seconds']:.3f} s, straightforward port "
+        f"{results['gs_reference_seconds']:.3f} s: {results['gs_speedup']:.2f}x faster; "
+        f"max |difference| {results['gs_max_abs_diff']:.2e} (image max {results['gs_image_abs_max']:.2f})"
+    )
+    print(f"peak RSS after building the model (before the forward): {rows[0]['rss_after_build_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
