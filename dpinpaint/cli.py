@@ -22,6 +22,16 @@ def _load_config(name_or_path: str) -> ModelConfig:
     return get_preset(name_or_path)  # raises with the list of presets
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .summary import summarize
 
@@ -49,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="parameter counts and GFLOPs of a preset or config.json")
     info.add_argument("model", help="preset name (" + ", ".join(list_presets()) + ") or a config.json path")
-    info.add_argument("--batch-size", type=int, default=1, help="batch size of the counted forward (default 1)")
+    info.add_argument(
+        "--batch-size", type=_positive_int, default=1, help="batch size of the counted forward (default 1)"
+    )
     info.add_argument("--paths", choices=["dual", "feedforward", "inversion"], help="override the config's paths")
     info.add_argument("--fusion", choices=["deformable", "concat"], help="override the config's fusion")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -115,9 +115,14 @@ class StyleGAN2Config(_JsonConfig):
             raise ConfigError(
                 f"StyleGAN2Config needs z_dim == w_dim (the mapping keeps its width), got {self.z_dim} and {self.w_dim}"
             )
-        if len(self.blur_kernel) < 1 or sum(self.blur_kernel) == 0:
+        if len(self.blur_kernel) < 2 or len(self.blur_kernel) % 2 or sum(self.blur_kernel) == 0:
             raise ConfigError(
-                f"StyleGAN2Config.blur_kernel must be a non-empty FIR with non-zero sum, got {self.blur_kernel}"
+                "StyleGAN2Config.blur_kernel must be an even-length FIR with non-zero sum (StyleGAN2 uses "
+                f"(1, 3, 3, 1)), got {self.blur_kernel}"
+            )
+        if self.channels[0] % self.mbstd_features:
+            raise ConfigError(
+                f"StyleGAN2Config.mbstd_features ({self.mbstd_features}) must divide the 4x4 width {self.channels[0]}"
             )
 
     @classmethod
@@ -165,7 +170,14 @@ class StyleEncoderConfig(_JsonConfig):
     middle_end: int = 7
 
     def __post_init__(self) -> None:
-        for name in ("stem_channels", "blocks_per_stage", "pyramid_channels", "head_channels"):
+        for name in (
+            "stem_channels",
+            "blocks_per_stage",
+            "pyramid_channels",
+            "head_channels",
+            "coarse_end",
+            "middle_end",
+        ):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"StyleEncoderConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if not 0 < self.coarse_end <= self.middle_end:
@@ -194,6 +206,18 @@ class FeedForwardConfig(_JsonConfig):
     bottleneck_blocks: int = 2
     attention_resolution: int = 32
     negative_slope: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bottleneck_blocks, int) or self.bottleneck_blocks < 1:
+            raise ConfigError(
+                f"FeedForwardConfig.bottleneck_blocks must be an integer >= 1, got {self.bottleneck_blocks!r}"
+            )
+        if not isinstance(self.attention_resolution, int) or self.attention_resolution < 0:
+            raise ConfigError(
+                f"FeedForwardConfig.attention_resolution must be 0 (none) or a resolution, got {self.attention_resolution!r}"
+            )
+        if not isinstance(self.negative_slope, (int, float)) or self.negative_slope < 0:
+            raise ConfigError(f"FeedForwardConfig.negative_slope must be >= 0, got {self.negative_slope!r}")
 
 
 @dataclass(frozen=True)
@@ -227,6 +251,17 @@ class ModelConfig(_JsonConfig):
 
     def __post_init__(self) -> None:
         log_res = _log2_resolution(self.resolution, "ModelConfig.resolution")
+        if self.resolution < 16:
+            raise ConfigError(
+                f"ModelConfig.resolution must be >= 16 (the encoder works down to 8x8), got {self.resolution}"
+            )
+        if not isinstance(self.format_version, int):
+            raise ConfigError(f"ModelConfig.format_version must be an integer, got {self.format_version!r}")
+        for name in ("offset_groups", "deform_kernel_size"):
+            if not isinstance(getattr(self, name), int):
+                raise ConfigError(f"ModelConfig.{name} must be an integer, got {getattr(self, name)!r}")
+        if len(set(self.deformable_resolutions)) != len(self.deformable_resolutions):
+            raise ConfigError(f"ModelConfig.deformable_resolutions has duplicates: {self.deformable_resolutions}")
         if self.paths not in ("dual", "feedforward", "inversion"):
             raise ConfigError(f"ModelConfig.paths must be 'dual', 'feedforward' or 'inversion', got {self.paths!r}")
         if self.fusion not in ("deformable", "concat"):
@@ -312,7 +347,7 @@ class ModelConfig(_JsonConfig):
     def from_json(cls, text_or_path: str | os.PathLike[str]) -> ModelConfig:
         """Parse JSON text, or read a ``config.json`` path."""
         text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
+        if os.path.exists(text) or not text.lstrip().startswith(("{", "[")):
             try:
                 with open(text_or_path, encoding="utf-8") as fh:
                     text = fh.read()
@@ -326,7 +361,10 @@ class ModelConfig(_JsonConfig):
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as exc:
+            raise ConfigError(f"invalid ModelConfig field in {sorted(changes)}: {exc}") from exc
 
 
 _SUBCONFIGS: dict[tuple[str, str], type[_JsonConfig]] = {

@@ -51,6 +51,7 @@ class ModelSummary:
 def summarize(config: ModelConfig, batch_size: int = 1, model: DualPathNet | None = None) -> ModelSummary:
     """Build the model (random weights: counts do not depend on values) and run one counted forward."""
     net = model if model is not None else DualPathNet(config)
+    was_training = net.training
     net.eval()
     params = {name: sum(p.numel() for p in child.parameters()) for name, child in net.named_children()}
     r = config.resolution
@@ -60,6 +61,7 @@ def summarize(config: ModelConfig, batch_size: int = 1, model: DualPathNet | Non
     counter = FlopCounterMode(display=False, depth=2)
     with torch.no_grad(), counter:
         net(image, known)
+    net.train(was_training)
     by_module = counter.get_flop_counts()
     prefix = type(net).__name__ + "."
     flops = {name: int(sum(by_module.get(prefix + name, {}).values())) for name in params}

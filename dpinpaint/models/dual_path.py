@@ -112,8 +112,14 @@ class DualPathNet(nn.Module):
             noise_mode: noise of ``G_s``; ``"const"`` keeps inference deterministic.
         """
         self._check_inputs(image, known)
-        known = known.to(image.dtype)
-        masked = image * known
+        if noise_mode not in ("const", "random", "none"):
+            raise InvalidInputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        if latent is not None and not self.config.uses_inversion:
+            raise InvalidInputError("latent was given, but this model has no inversion path (paths='feedforward')")
+        # The network runs in its parameters' dtype; the composite keeps the input's dtype and bits.
+        dtype = next(self.parameters()).dtype
+        known = known.to(dtype)
+        masked = image.to(dtype) * known
         out = DualPathOutput(output=image)
         features = None
         if self.config.uses_inversion:
@@ -124,7 +130,7 @@ class DualPathNet(nn.Module):
                     f"latent must have shape ({image.shape[0]}, {self.stylegan.n_latent}, {self.stylegan.w_dim}), "
                     f"got {tuple(latent.shape)}"
                 )
-            out.latent = latent
+            out.latent = latent = latent.to(dtype)
             out.inversion, features = self.synthesize(latent, noise_mode)
         if self.config.uses_feedforward:
             out.generated, out.offsets, out.modulations = self.feedforward(masked, known, features)
@@ -146,6 +152,8 @@ class DualPathNet(nn.Module):
                 f"image is {image.shape[2]}x{image.shape[3]} but this model works at {r}x{r}; resize or crop "
                 "first (Inpainter.inpaint does this for any size)"
             )
+        if image.shape[0] == 0:
+            raise InvalidInputError("image is an empty batch (B = 0); pass at least one image")
         if not image.is_floating_point():
             raise InvalidInputError(f"image must be a floating-point tensor in [-1, 1], got dtype {image.dtype}")
         if tuple(known.shape) != (image.shape[0], 1, r, r):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..ops.deform_conv import modulated_deform_conv2d
@@ -53,7 +54,11 @@ class DeformableFusion(nn.Module):
 
         ``offset`` is ``(B, 2 * G * k * k, H, W)`` in pixels, ``modulation`` ``(B, G * k * k, H, W)`` in (0, 1).
         """
-        pred = self.predictor(torch.cat([f_s, f_g], dim=1))
+        # P(cat(f_s, f_g)) as two convolutions with the two halves of P's weight: no concat copy.
+        w = self.predictor.weight
+        pad = self.kernel_size // 2
+        pred = F.conv2d(f_s, w[:, : self.f_s_channels], self.predictor.bias, padding=pad)
+        pred = pred + F.conv2d(f_g, w[:, self.f_s_channels :], padding=pad)
         n_off = 2 * self.offset_groups * self.kernel_size**2
         offset, modulation = pred[:, :n_off], torch.sigmoid(pred[:, n_off:])
         aligned = modulated_deform_conv2d(

@@ -219,6 +219,11 @@ def _deform_conv2d_torch(
 
     wmat = _weight_matrix(weight, weight_groups)
     rows_per_chunk = max(64, _CHUNK_ELEMENTS // (taps * c_in))
+    tracked = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, offset, mask, weight, bias)
+    )
+    # Without autograd, chunks go straight into the output; with it, they are concatenated.
+    result = None if tracked else x.new_empty(b * pixels, c_out)
     chunks = []
     for start in range(0, b * pixels, rows_per_chunk):
         stop = min(start + rows_per_chunk, b * pixels)
@@ -242,9 +247,19 @@ def _deform_conv2d_torch(
         cols = F.embedding_bag(
             corners.view(-1, 4), table, per_sample_weights=corner_w.view(-1, 4).to(table.dtype), mode="sum"
         )
-        chunks.append(_apply_weight(cols.view(stop - start, taps * c_in), wmat, bias, taps, weight_groups))
-    out = chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=0)
-    return out.view(b, h_out, w_out, c_out).permute(0, 3, 1, 2)
+        cols = cols.view(stop - start, taps * c_in)
+        if result is not None and weight_groups == 1:
+            if bias is None:
+                torch.mm(cols, wmat[0], out=result[start:stop])
+            else:
+                torch.addmm(bias, cols, wmat[0], out=result[start:stop])
+        elif result is not None:
+            result[start:stop] = _apply_weight(cols, wmat, bias, taps, weight_groups)
+        else:
+            chunks.append(_apply_weight(cols, wmat, bias, taps, weight_groups))
+    if result is None:
+        result = chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=0)
+    return result.view(b, h_out, w_out, c_out).permute(0, 3, 1, 2)
 
 
 def _weight_matrix(weight: torch.Tensor, weight_groups: int) -> torch.Tensor:

@@ -1,0 +1,262 @@
+"""Tests for the ``dpinpaint`` command line and :mod:`dpinpaint.summary`.
+
+The subprocess runs (``python -m dpinpaint ...``) start together in one module fixture so
+that their interpreter start-ups overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from dpinpaint import DualPathNet, ModelConfig, get_preset, list_presets
+from dpinpaint.cli import main
+from dpinpaint.summary import ModelSummary, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+MODULES = ("stylegan", "style_encoder", "encoder", "generator")
+ROW = re.compile(r"^(\w+)\s+([\d,]+)\s+(\d+\.\d\d)$")
+
+COMMANDS = {
+    "info": ["info", "tiny"],
+    "info-json": ["info", "tiny", "--json"],
+    "unknown": ["info", "nope"],
+    "presets": ["presets"],
+}
+
+
+@pytest.fixture(scope="module")
+def cli_runs() -> dict[str, subprocess.CompletedProcess[str]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    procs = {
+        key: subprocess.Popen(
+            [sys.executable, "-m", "dpinpaint", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for key, args in COMMANDS.items()
+    }
+    results = {}
+    for key, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        results[key] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return results
+
+
+@pytest.fixture(scope="module")
+def tiny_params() -> dict[str, int]:
+    net = DualPathNet(get_preset("tiny"))
+    return {name: sum(p.numel() for p in getattr(net, name).parameters()) for name in MODULES}
+
+
+def _table_rows(text: str) -> dict[str, tuple[int, float]]:
+    rows = {}
+    for line in text.splitlines():
+        match = ROW.match(line.strip())
+        if match:
+            rows[match.group(1)] = (int(match.group(2).replace(",", "")), float(match.group(3)))
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Subprocess runs
+# --------------------------------------------------------------------------------------
+
+
+def test_info_table(cli_runs: dict[str, subprocess.CompletedProcess[str]], tiny_params: dict[str, int]) -> None:
+    run = cli_runs["info"]
+    assert run.returncode == 0, run.stderr
+    assert "model tiny: 64x64" in run.stdout
+    rows = _table_rows(run.stdout)
+    assert list(rows) == [*MODULES, "total"]
+    for name in MODULES:
+        assert rows[name][0] == tiny_params[name], name
+    assert rows["total"][0] == sum(tiny_params.values())
+    assert rows["total"][1] > 0
+    assert rows["stylegan"][1] > 0
+    assert rows["total"][1] == pytest.approx(sum(rows[name][1] for name in MODULES), abs=0.03)
+
+
+def test_info_json(cli_runs: dict[str, subprocess.CompletedProcess[str]], tiny_params: dict[str, int]) -> None:
+    run = cli_runs["info-json"]
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert set(data) == {"config", "params", "flops"}
+    assert data["params"] == tiny_params
+    assert set(data["flops"]) == set(MODULES)
+    assert all(isinstance(v, int) and v > 0 for v in data["flops"].values())
+    assert ModelConfig.from_dict(data["config"]) == get_preset("tiny")
+
+
+def test_unknown_preset_exits_2(cli_runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    run = cli_runs["unknown"]
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert "Traceback" not in run.stderr
+    assert "dpinpaint: error: unknown preset 'nope'" in run.stderr
+    for name in list_presets():
+        assert name in run.stderr
+
+
+def test_presets_command(cli_runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    run = cli_runs["presets"]
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["ffhq-256", "church-256", "cat-256", "tiny"]
+    for line, description in zip(lines, list_presets().values()):
+        assert description in line
+
+
+# --------------------------------------------------------------------------------------
+# In-process runs of main()
+# --------------------------------------------------------------------------------------
+
+
+def _json_info(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["info", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_concat_has_fewer_generator_params(
+    capsys: pytest.CaptureFixture[str], tiny_params: dict[str, int]
+) -> None:
+    data = _json_info(capsys, "tiny", "--fusion", "concat")
+    assert data["config"]["fusion"] == "concat"
+    assert data["params"]["generator"] < tiny_params["generator"]
+    assert data["params"]["generator"] == sum(
+        p.numel() for p in DualPathNet(get_preset("tiny").replace(fusion="concat")).generator.parameters()
+    )
+    for name in ("stylegan", "style_encoder", "encoder"):
+        assert data["params"][name] == tiny_params[name]
+
+
+def test_info_feedforward_paths_has_no_inversion_rows(
+    capsys: pytest.CaptureFixture[str], tiny_params: dict[str, int]
+) -> None:
+    data = _json_info(capsys, "tiny", "--paths", "feedforward")
+    assert set(data["params"]) == {"encoder", "generator"}
+    assert data["params"]["encoder"] == tiny_params["encoder"]
+    assert data["params"]["generator"] < tiny_params["generator"]
+
+
+def test_info_reads_a_config_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = get_preset("tiny").replace(name="from-file", fusion="concat")
+    path = tmp_path / "config.json"
+    config.to_json(path)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "model from-file: 64x64" in out
+    rows = _table_rows(out)
+    net = DualPathNet(config)
+    assert rows["generator"][0] == sum(p.numel() for p in net.generator.parameters())
+
+
+def test_info_bad_config_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"resolution": 100}', encoding="utf-8")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dpinpaint: error:")
+    assert "power of two" in err
+    assert main(["info", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read config file" in capsys.readouterr().err
+
+
+def test_bad_choice_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["info", "tiny", "--fusion", "sum"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_nonpositive_batch_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(["info", "tiny", "--batch-size", "0"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+
+
+# --------------------------------------------------------------------------------------
+# summarize()
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_summary() -> tuple[ModelSummary, DualPathNet]:
+    torch.manual_seed(0)
+    net = DualPathNet(get_preset("tiny"))
+    return summarize(get_preset("tiny"), model=net), net
+
+
+def test_summarize_tiny(tiny_summary: tuple[ModelSummary, DualPathNet], tiny_params: dict[str, int]) -> None:
+    summary, _ = tiny_summary
+    assert summary.name == "tiny" and summary.resolution == 64 and summary.batch_size == 1
+    assert summary.params == tiny_params
+    assert list(summary.flops) == list(MODULES)
+    assert all(v > 0 for v in summary.flops.values())
+    assert summary.flops["stylegan"] > 0
+    assert summary.total_flops == sum(summary.flops.values())
+    assert summary.total_params == sum(tiny_params.values())
+    text = summary.format()
+    rows = _table_rows(text)
+    assert list(rows) == [*MODULES, "total"]
+    assert rows["total"][0] == summary.total_params
+
+
+def test_summarize_flops_match_direct_counts(tiny_summary: tuple[ModelSummary, DualPathNet]) -> None:
+    """Each row equals a FlopCounterMode count of that sub-network run on its own."""
+    summary, net = tiny_summary
+    config = net.config
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1
+    known = (torch.rand(1, 1, 64, 64, generator=gen) > 0.3).float()
+    masked = image * known
+
+    def count(fn) -> int:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            fn()
+        return counter.get_total_flops()
+
+    w_plus = torch.zeros(1, config.stylegan.n_latent, config.stylegan.w_dim)
+    assert summary.flops["stylegan"] == count(lambda: net.stylegan.synthesis(w_plus))
+    assert summary.flops["style_encoder"] == count(lambda: net.style_encoder(masked, known))
+    assert summary.flops["encoder"] == count(lambda: net.encoder(masked, known))
+    with torch.no_grad():
+        feats = net.encoder(masked, known)
+        f_s = net.stylegan.synthesis(w_plus)[1]
+    assert summary.flops["generator"] == count(lambda: net.generator(feats, known, f_s))
+    total = count(lambda: net(image, known))
+    assert summary.total_flops == total
+
+
+def test_summarize_batch_size_scales_flops(tiny_summary: tuple[ModelSummary, DualPathNet]) -> None:
+    single, net = tiny_summary
+    double = summarize(net.config, batch_size=2, model=net)
+    assert double.batch_size == 2
+    assert double.params == single.params
+    for name in MODULES:
+        assert double.flops[name] == 2 * single.flops[name], name
+
+
+@pytest.mark.parametrize("paths", ["feedforward", "inversion"])
+def test_summarize_ablations(paths: str) -> None:
+    config = get_preset("tiny").replace(paths=paths)
+    summary = summarize(config)
+    expected = {"feedforward": {"encoder", "generator"}, "inversion": {"stylegan", "style_encoder"}}[paths]
+    assert set(summary.params) == set(summary.flops) == expected
+    assert all(v > 0 for v in summary.flops.values())
+    assert summary.total_flops == sum(summary.flops.values())
