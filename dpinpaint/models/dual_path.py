@@ -134,11 +134,13 @@ class DualPathNet(nn.Module):
             out.inversion, features = self.synthesize(latent, noise_mode)
         if self.config.uses_feedforward:
             out.generated, out.offsets, out.modulations = self.feedforward(masked, known, features)
-            fill = out.generated
+            fill: torch.Tensor | None = out.generated
         else:
             fill = out.inversion
+        if fill is None:  # unreachable: ModelConfig always builds at least one path
+            raise RuntimeError("no path produced an image")
         # Eq. 5 as a select: observed pixels are the input's bits, even if the fill has NaN/inf.
-        out.output = torch.where(known.bool(), image, fill.to(image.dtype))  # type: ignore[union-attr]
+        out.output = torch.where(known.bool(), image, fill.to(image.dtype))
         return out
 
     def _check_inputs(self, image: torch.Tensor, known: torch.Tensor) -> None:

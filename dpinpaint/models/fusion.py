@@ -40,7 +40,8 @@ class DeformableFusion(nn.Module):
         taps = offset_groups * kernel_size**2
         self.predictor = nn.Conv2d(f_s_channels + f_g_channels, 3 * taps, kernel_size, padding=kernel_size // 2)
         nn.init.zeros_(self.predictor.weight)
-        nn.init.zeros_(self.predictor.bias)
+        if self.predictor.bias is not None:
+            nn.init.zeros_(self.predictor.bias)
         self.weight = nn.Parameter(torch.empty(f_s_channels, f_s_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(f_s_channels))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # nn.Conv2d's default

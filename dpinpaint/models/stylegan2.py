@@ -136,6 +136,8 @@ class FusedLeakyReLU(nn.Module):
 class Blur(nn.Module):
     """Pad and filter with a normalised FIR (times ``gain``): ``(B, C, H, W) -> (B, C, H', W')``."""
 
+    kernel: torch.Tensor
+
     def __init__(self, taps: tuple[int, ...], pad: tuple[int, int], gain: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("kernel", make_fir_kernel(taps, gain), persistent=False)
@@ -150,6 +152,8 @@ class Blur(nn.Module):
 
 class Upsample(nn.Module):
     """2x FIR upsampling (ToRGB skips): ``(B, C, H, W) -> (B, C, 2H, 2W)``."""
+
+    kernel: torch.Tensor
 
     def __init__(self, taps: tuple[int, ...]) -> None:
         super().__init__()
@@ -305,6 +309,8 @@ class StyleGAN2Generator(nn.Module):
         - buffer ``w_avg`` ``(w_dim,)``: the average ``w`` (see :meth:`update_w_avg`);
         - attribute ``n_latent`` (``2 * log2(R) - 2``).
     """
+
+    w_avg: torch.Tensor
 
     def __init__(self, config: StyleGAN2Config) -> None:
         super().__init__()
