@@ -6,11 +6,17 @@ probed lazily by :mod:`dpinpaint.ops`.
 
 from .config import FeedForwardConfig, ModelConfig, StyleEncoderConfig, StyleGAN2Config, get_preset, list_presets
 from .errors import DPInpaintError
+from .hub import PretrainedModel, list_models
+from .inpainter import Inpainter, InpaintResult
 from .models import DualPathNet, DualPathOutput
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Inpainter",
+    "InpaintResult",
+    "list_models",
+    "PretrainedModel",
     "ModelConfig",
     "StyleGAN2Config",
     "StyleEncoderConfig",

@@ -22,6 +22,7 @@ __all__ = [
     "ModelNotCachedError",
     "ModelAccessError",
     "HubConnectionError",
+    "DPInpaintWarning",
 ]
 
 
@@ -78,3 +79,7 @@ class ModelAccessError(DPInpaintError, PermissionError):
 
 class HubConnectionError(DPInpaintError, ConnectionError):
     """The Hub could not be reached (and the model is not cached)."""
+
+
+class DPInpaintWarning(UserWarning):
+    """Something worked but probably not as the caller meant (an empty mask, a nearly full mask)."""

@@ -1,0 +1,76 @@
+"""Choosing the device and dtype a model runs in (``device="auto"``, ``dtype="auto"``)."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import InvalidInputError
+
+__all__ = ["resolve_device", "resolve_dtype", "DTYPE_NAMES"]
+
+#: Accepted dtype spellings.
+DTYPE_NAMES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` (or None) picks CUDA, then Apple MPS, then the CPU; anything else is checked.
+
+    Raises:
+        InvalidInputError: an unknown device string, or a device this machine does not have.
+    """
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device!r} was requested but CUDA is not available; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidInputError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps" and not _mps_available():
+        raise InvalidInputError(f"device {device!r} was requested but MPS is not available; use device='cpu'")
+    return dev
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``"auto"`` (or None): float32 on the CPU, bfloat16 on CUDA when supported else float16, float16 on MPS.
+
+    Raises:
+        InvalidInputError: an unknown or non-floating dtype, or half precision on the CPU.
+    """
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "mps":
+            return torch.float16
+        return torch.float32
+    if isinstance(dtype, str):
+        if dtype.removeprefix("torch.") not in DTYPE_NAMES:
+            raise InvalidInputError(f"unknown dtype {dtype!r}; use 'auto', {', '.join(map(repr, DTYPE_NAMES))}")
+        dtype = DTYPE_NAMES[dtype.removeprefix("torch.")]
+    if not isinstance(dtype, torch.dtype) or dtype not in set(DTYPE_NAMES.values()):
+        raise InvalidInputError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+    if device.type == "cpu" and dtype != torch.float32:
+        raise InvalidInputError(
+            f"dtype {dtype} on the CPU is slow and loses precision for no gain; use dtype='float32' (or 'auto')"
+        )
+    return dtype

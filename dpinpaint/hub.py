@@ -1,0 +1,210 @@
+"""Finding checkpoints: local folders, preset names and Hugging Face Hub repositories.
+
+Downloads go through :func:`huggingface_hub.hf_hub_download`, so its cache (``HF_HOME``,
+``HF_HUB_CACHE`` or ``cache_dir=``), offline mode (``HF_HUB_OFFLINE=1`` or
+``local_files_only=True``), endpoint (``HF_ENDPOINT``) and token handling apply unchanged.
+``config.json`` is fetched first and the weights are then fetched at the very commit it
+came from, so a push in between cannot pair one commit's config with another's weights.
+Every failure is turned into a :mod:`dpinpaint.errors` exception that names the model, what
+was tried and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
+from .errors import (
+    CheckpointError,
+    HubConnectionError,
+    ModelAccessError,
+    ModelNotCachedError,
+    ModelNotFoundError,
+)
+
+__all__ = ["PretrainedModel", "PRETRAINED", "list_models", "parse_model_id", "resolve_checkpoint", "upload_folder"]
+
+logger = logging.getLogger(__name__)
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """A named pretrained model: the preset name, the Hub repository and what it was trained on."""
+
+    name: str
+    repo_id: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.name:<12} {self.repo_id:<24} {self.description}"
+
+
+PRETRAINED: dict[str, PretrainedModel] = {
+    m.name: m
+    for m in (
+        PretrainedModel("ffhq-256", "dpinpaint/ffhq-256", "faces, FFHQ 256x256 (paper section 4.1)"),
+        PretrainedModel("church-256", "dpinpaint/church-256", "LSUN church outdoor 256x256"),
+        PretrainedModel("cat-256", "dpinpaint/cat-256", "LSUN cat 256x256"),
+    )
+}
+
+
+def list_models() -> list[PretrainedModel]:
+    """The pretrained models ``Inpainter.from_pretrained`` knows by name (``print`` each for one line)."""
+    return list(PRETRAINED.values())
+
+
+def parse_model_id(model_id: str) -> tuple[str, str | None]:
+    """``"org/repo"`` -> ``("org/repo", None)``; ``"org/repo@rev"`` -> ``("org/repo", "rev")``."""
+    repo_id, sep, revision = model_id.partition("@")
+    if not _REPO_ID.match(repo_id) or (sep and not revision):
+        raise ModelNotFoundError(
+            f"{model_id!r} is neither a local checkpoint folder, nor a model name "
+            f"({', '.join(PRETRAINED)}), nor a Hub repository id like 'org/name' or 'org/name@revision'"
+        )
+    return repo_id, (revision or None)
+
+
+def _looks_local(text: str) -> bool:
+    return text.startswith((".", "/", "~", "\\")) or os.sep in text.replace("/", "") or bool(re.match(r"^\w:", text))
+
+
+def resolve_checkpoint(
+    name_or_path: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    force_download: bool = False,
+    variant: str | None = None,
+) -> Path:
+    """The local folder holding ``config.json`` and the weights of ``name_or_path``.
+
+    ``name_or_path`` is a local folder, a model name of :func:`list_models`, ``"org/repo"`` or
+    ``"org/repo@revision"`` (``revision=`` wins over ``@``).
+
+    Raises:
+        CheckpointError: a local folder that is not a checkpoint, or a repository without
+            ``config.json``.
+        ModelNotFoundError / ModelNotCachedError / ModelAccessError / HubConnectionError.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not is_checkpoint_folder(path):
+            raise CheckpointError(
+                f"folder {path} is not a dpinpaint checkpoint: it has no {CONFIG_NAME} "
+                f"(a checkpoint holds {CONFIG_NAME} and {weights_name(variant)}; write one with save_pretrained)"
+            )
+        return path
+    if path.is_file():
+        raise CheckpointError(
+            f"{path} is a file; pass the checkpoint folder that holds {CONFIG_NAME} and {weights_name(variant)}"
+        )
+    if isinstance(name_or_path, os.PathLike) or _looks_local(text):
+        raise ModelNotFoundError(f"no checkpoint folder at {path} (it does not exist)")
+    if text in PRETRAINED:
+        repo_id, pinned = PRETRAINED[text].repo_id, None
+    else:
+        repo_id, pinned = parse_model_id(text)
+    revision = revision or pinned
+    kwargs: dict[str, Any] = {
+        "cache_dir": cache_dir,
+        "local_files_only": local_files_only,
+        "token": token,
+        "force_download": force_download,
+    }
+    config_path = Path(_download(text, repo_id, CONFIG_NAME, revision, kwargs))
+    commit = config_path.parent.name  # <cache>/models--org--name/snapshots/<commit>/config.json
+    pinned_revision = commit if re.fullmatch(r"[0-9a-f]{40}", commit) else revision
+    weights = Path(_download(text, repo_id, weights_name(variant), pinned_revision, kwargs))
+    if weights.parent != config_path.parent:  # a local_dir-style layout: keep both next to each other
+        raise CheckpointError(f"{text}: config and weights were fetched into different folders ({config_path.parent})")
+    return config_path.parent
+
+
+def _download(model: str, repo_id: str, filename: str, revision: str | None, kwargs: dict[str, Any]) -> str:
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub import errors as hf_errors
+
+    where = f"{repo_id}" + (f"@{revision}" if revision else "") + f" on {constants.ENDPOINT}"
+    offline = kwargs["local_files_only"] or constants.HF_HUB_OFFLINE
+    cache = kwargs["cache_dir"] or constants.HF_HUB_CACHE
+    try:
+        return str(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, **kwargs))
+    except hf_errors.GatedRepoError as exc:
+        raise ModelAccessError(
+            f"model {model!r}: {where} is gated; accept its conditions on the Hub, then log in "
+            f"(`hf auth login`) or pass token=..."
+        ) from exc
+    except hf_errors.RepositoryNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"model {model!r}: repository {repo_id} was not found on {constants.ENDPOINT} (or it is private); "
+            "check the name, or pass token=... for a private repository"
+        ) from exc
+    except hf_errors.RevisionNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"model {model!r}: revision {revision!r} does not exist in {repo_id}; use a branch, tag or commit id"
+        ) from exc
+    except hf_errors.LocalEntryNotFoundError as exc:
+        if offline:
+            raise ModelNotCachedError(
+                f"model {model!r}: {filename} of {where} is not in the cache at {cache} and offline mode is on "
+                f"({'local_files_only=True' if kwargs['local_files_only'] else 'HF_HUB_OFFLINE=1'}); "
+                "load it once while online (e.g. `dpinpaint download`), or copy the checkpoint folder and pass its path"
+            ) from exc
+        raise HubConnectionError(
+            f"model {model!r}: could not reach {constants.ENDPOINT} to fetch {filename} of {where}, and it is not "
+            f"in the cache at {cache}; check the network (or HF_ENDPOINT), or pass a local folder"
+        ) from exc
+    except hf_errors.EntryNotFoundError as exc:
+        hint = (
+            " (a dpinpaint checkpoint holds config.json and model.safetensors)"
+            if filename == CONFIG_NAME
+            else "; pick another variant= or save it with save_pretrained(variant=...)"
+        )
+        raise CheckpointError(f"model {model!r}: {where} has no file {filename}{hint}") from exc
+    except hf_errors.OfflineModeIsEnabled as exc:
+        raise ModelNotCachedError(f"model {model!r}: offline mode is on and {where} is not cached: {exc}") from exc
+    except (hf_errors.HfHubHTTPError, OSError) as exc:
+        raise HubConnectionError(f"model {model!r}: downloading {filename} of {where} failed: {exc}") from exc
+
+
+def upload_folder(
+    folder: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str = "Upload dpinpaint checkpoint",
+) -> str:
+    """Create ``repo_id`` if needed and upload a checkpoint folder (config, weights, README.md); returns the commit URL."""
+    from huggingface_hub import HfApi
+    from huggingface_hub import errors as hf_errors
+
+    if not _REPO_ID.match(repo_id):
+        raise ModelNotFoundError(f"{repo_id!r} is not a Hub repository id like 'org/name'")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            revision=revision,
+            commit_message=commit_message,
+            allow_patterns=[CONFIG_NAME, "*.safetensors", "README.md"],
+        )
+    except hf_errors.HfHubHTTPError as exc:
+        raise HubConnectionError(f"pushing to {repo_id} failed: {exc}") from exc
+    logger.info("pushed %s to %s", folder, repo_id)
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,194 @@
+"""Running a fixed-resolution network on images of any size: the resize and crop strategies.
+
+The network works at ``R x R`` (256 for the pretrained models). An image of any size is
+cut into *windows*; each window is scaled so its longer side is ``R``, padded to a square by
+reflection, inpainted, scaled back, and only its hole pixels are pasted into the result:
+
+- ``"resize"``: one window, the whole image.
+- ``"crop"``: one window per group of holes: the holes' bounding box grown by ``margin``
+  times its size on each side, at least ``R`` wide (small holes are inpainted at the
+  image's own resolution, not upsampled), clamped to the image; windows that overlap are
+  merged.
+- ``"auto"`` (default): ``"crop"`` when the image is larger than ``R`` and the crop windows
+  cover less than half of it, else ``"resize"``.
+
+Hole masks are scaled conservatively: a pixel of the network's input counts as observed only
+if no hole pixel contributes to it, and hole pixels are zeroed before scaling, so the
+content under the holes never reaches the network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InvalidInputError
+
+__all__ = ["Strategy", "Window", "Plan", "plan_windows", "window_to_model", "model_to_window", "STRATEGIES"]
+
+Strategy = Literal["auto", "resize", "crop"]
+STRATEGIES = ("auto", "resize", "crop")
+#: Weight above which a hole pixel's contribution makes a scaled pixel a hole.
+_LEAK_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rectangle of the image: rows ``top:top + height``, columns ``left:left + width``."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    @property
+    def right(self) -> int:
+        return self.left + self.width
+
+    def overlaps(self, other: Window) -> bool:
+        return not (
+            self.right <= other.left or other.right <= self.left or self.bottom <= other.top or other.bottom <= self.top
+        )
+
+    def union(self, other: Window) -> Window:
+        top, left = min(self.top, other.top), min(self.left, other.left)
+        return Window(top, left, max(self.bottom, other.bottom) - top, max(self.right, other.right) - left)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The strategy actually used and its windows (``(top, left, height, width)`` in image pixels)."""
+
+    strategy: Literal["resize", "crop"]
+    windows: tuple[Window, ...]
+
+
+def _square_around(box: Window, side: int, height: int, width: int) -> Window:
+    """A ``side``-sized square centred on ``box``, clamped (and shrunk) to the image."""
+    h, w = min(side, height), min(side, width)
+    cy, cx = box.top + box.height / 2, box.left + box.width / 2
+    top = int(min(max(round(cy - h / 2), 0), height - h))
+    left = int(min(max(round(cx - w / 2), 0), width - w))
+    return Window(top, left, h, w)
+
+
+def _crop_windows(hole: np.ndarray, resolution: int, margin: float) -> list[Window]:
+    height, width = hole.shape
+    count, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    boxes = [Window(int(y), int(x), int(h), int(w)) for x, y, w, h, _ in stats[1:count]]
+    windows: list[tuple[Window, Window]] = []  # (holes' bounding box, window)
+    for box in boxes:
+        item = (box, _square_around(box, _window_side(box, resolution, margin), height, width))
+        merged = True
+        while merged:  # merge with every window it overlaps, until none does
+            merged = False
+            for other in windows:
+                if other[1].overlaps(item[1]):
+                    windows.remove(other)
+                    union = other[0].union(item[0])
+                    item = (union, _square_around(union, _window_side(union, resolution, margin), height, width))
+                    merged = True
+                    break
+        windows.append(item)
+    out = []
+    for box, window in windows:
+        # A holes' box wider than the image's short side: grow the window along the long side to cover it.
+        if box.height > window.height or box.width > window.width:
+            window = window.union(box)
+        out.append(window)
+    return sorted(out, key=lambda w: (w.top, w.left))
+
+
+def _window_side(box: Window, resolution: int, margin: float) -> int:
+    return max(resolution, math.ceil(max(box.height, box.width) * (1.0 + 2.0 * margin)))
+
+
+def plan_windows(hole: torch.Tensor, resolution: int, strategy: str = "auto", margin: float = 0.5) -> Plan:
+    """Choose the windows for one ``(H, W)`` bool hole map (True = fill).
+
+    Raises:
+        InvalidInputError: unknown ``strategy`` or a negative ``margin``.
+    """
+    if strategy not in STRATEGIES:
+        raise InvalidInputError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}")
+    if not margin >= 0:
+        raise InvalidInputError(f"crop margin must be >= 0, got {margin!r}")
+    height, width = int(hole.shape[-2]), int(hole.shape[-1])
+    whole = Plan("resize", (Window(0, 0, height, width),))
+    if strategy == "resize" or not bool(hole.any()):
+        return whole
+    windows = _crop_windows(hole.cpu().numpy(), resolution, margin)
+    if strategy == "crop":
+        return Plan("crop", tuple(windows))
+    covered = np.zeros((height, width), dtype=bool)
+    for w in windows:
+        covered[w.top : w.bottom, w.left : w.right] = True
+    if max(height, width) > resolution and covered.mean() < 0.5:
+        return Plan("crop", tuple(windows))
+    return whole
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(N, C, h, w)`` float, antialiased when shrinking (non-negative weights)."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    window: Window
+    scaled: tuple[int, int]  # (h, w) after scaling the window, longer side = R
+    pad: tuple[int, int]  # (top, left) padding inside the R x R input
+
+
+def window_to_model(
+    rgb: torch.Tensor, hole: torch.Tensor, window: Window, resolution: int
+) -> tuple[torch.Tensor, torch.Tensor, _Geometry]:
+    """Cut ``window`` out of one image and make the network's input.
+
+    Args:
+        rgb: ``(3, H, W)`` float in [0, 1].
+        hole: ``(H, W)`` bool, True = fill.
+
+    Returns:
+        ``(image (3, R, R) in [-1, 1], known (1, R, R) in {0, 1}, geometry)``.
+    """
+    w = window
+    crop = rgb[:, w.top : w.bottom, w.left : w.right]
+    hole_crop = hole[w.top : w.bottom, w.left : w.right].to(crop.dtype)[None]
+    crop = crop * (1.0 - hole_crop)  # the content under the holes never reaches the network
+    scale = resolution / max(w.height, w.width)
+    size = (
+        min(resolution, max(1, round(w.height * scale))),
+        min(resolution, max(1, round(w.width * scale))),
+    )
+    small = _resize(torch.cat([crop, hole_crop])[None], size)[0]
+    image, hole_small = small[:3], (small[3:] > _LEAK_TOLERANCE).to(small.dtype)
+    pad_top, pad_left = (resolution - size[0]) // 2, (resolution - size[1]) // 2
+    pads = (pad_left, resolution - size[1] - pad_left, pad_top, resolution - size[0] - pad_top)
+    if any(pads):
+        mode = "reflect" if max(pads[:2]) < size[1] and max(pads[2:]) < size[0] else "replicate"
+        both = F.pad(torch.cat([image, hole_small])[None], pads, mode=mode)[0]
+        image, hole_small = both[:3], both[3:]
+    known = 1.0 - hole_small
+    image = (image * 2.0 - 1.0) * known
+    return image, known, _Geometry(window, size, (pad_top, pad_left))
+
+
+def model_to_window(fill: torch.Tensor, geometry: _Geometry) -> torch.Tensor:
+    """The network's ``(3, R, R)`` output in [-1, 1] -> ``(3, height, width)`` in [0, 1] for its window."""
+    (h, w), (top, left) = geometry.scaled, geometry.pad
+    x = fill[None, :, top : top + h, left : left + w].float()
+    x = _resize(x, (geometry.window.height, geometry.window.width))[0]
+    return ((x + 1.0) * 0.5).clamp_(0.0, 1.0)
