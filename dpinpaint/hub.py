@@ -134,7 +134,7 @@ def resolve_checkpoint(
 def _download(model: str, repo_id: str, filename: str, revision: str | None, kwargs: dict[str, Any]) -> str:
     import huggingface_hub
     from huggingface_hub import constants
-    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import utils as hf_errors  # the error classes, exported here since 0.24
 
     where = f"{repo_id}" + (f"@{revision}" if revision else "") + f" on {constants.ENDPOINT}"
     offline = kwargs["local_files_only"] or constants.HF_HUB_OFFLINE
@@ -175,8 +175,18 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
         raise CheckpointError(f"model {model!r}: {where} has no file {filename}{hint}") from exc
     except hf_errors.OfflineModeIsEnabled as exc:
         raise ModelNotCachedError(f"model {model!r}: offline mode is on and {where} is not cached: {exc}") from exc
-    except (hf_errors.HfHubHTTPError, OSError) as exc:
-        raise HubConnectionError(f"model {model!r}: downloading {filename} of {where} failed: {exc}") from exc
+    except Exception as exc:
+        if not isinstance(exc, hf_errors.HfHubHTTPError | OSError) and not _is_transport_error(exc):
+            raise
+        raise HubConnectionError(
+            f"model {model!r}: downloading {filename} of {where} failed ({type(exc).__name__}: {exc}); "
+            "the partial download was discarded: try again, or check the network / HF_ENDPOINT"
+        ) from exc
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """A network error of the HTTP library under ``huggingface_hub`` (httpx / requests / urllib3)."""
+    return type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "requests", "urllib3"}
 
 
 def upload_folder(
@@ -190,7 +200,7 @@ def upload_folder(
 ) -> str:
     """Create ``repo_id`` if needed and upload a checkpoint folder (config, weights, README.md); returns the commit URL."""
     from huggingface_hub import HfApi
-    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import utils as hf_errors  # the error classes, exported here since 0.24
 
     if not _REPO_ID.match(repo_id):
         raise ModelNotFoundError(f"{repo_id!r} is not a Hub repository id like 'org/name'")

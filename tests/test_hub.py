@@ -1,0 +1,228 @@
+"""Inpainter.from_pretrained / push_to_hub against a loopback Hub (tests/hub_server.py).
+
+The real ``huggingface_hub`` client downloads, caches and re-uses the files; these tests
+check what users see: bit-identical round trips, revision pinning, offline use and the
+dpinpaint errors for every failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hub_server import FakeHub, patch_hub_endpoint, set_offline, skip_retry_sleeps, subprocess_env
+from safetensors.torch import load as safetensors_load
+
+from dpinpaint import Inpainter
+from dpinpaint.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from dpinpaint.errors import (
+    CheckpointError,
+    HubConnectionError,
+    ModelAccessError,
+    ModelNotCachedError,
+    ModelNotFoundError,
+)
+
+REPO = "acme/tiny-inpaint"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two different checkpoints of the tiny preset, saved as folders."""
+    out = {}
+    for seed in (1, 2):
+        folder = tmp_path_factory.mktemp(f"seed{seed}")
+        Inpainter.from_config("tiny", seed=seed, w_avg_samples=64).save_pretrained(folder)
+        out[f"seed{seed}"] = folder
+    return out
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    with FakeHub() as server:
+        patch_hub_endpoint(monkeypatch, server.endpoint, tmp_path / "hf-cache")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (97, 143, 3), dtype=np.uint8)
+    mask = np.zeros((97, 143), np.uint8)
+    mask[20:60, 30:90] = 255
+    return image, mask
+
+
+def _output(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return inp.inpaint(*sample)
+
+
+def test_download_round_trip_and_cache_reuse(
+    hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    hub.add_repo(REPO, models["seed1"])
+    local = Inpainter.from_pretrained(models["seed1"])
+    remote = Inpainter.from_pretrained(REPO)
+    assert np.array_equal(_output(remote, sample), _output(local, sample))
+    assert len(hub.content_gets(WEIGHTS_NAME)) == 1 and len(hub.content_gets(CONFIG_NAME)) == 1
+    snapshot = next((tmp_path / "hf-cache").glob(f"models--acme--tiny-inpaint/snapshots/*/{WEIGHTS_NAME}"))
+    assert snapshot.parent.name == hub.head(REPO)
+
+    hub.clear_requests()
+    again = Inpainter.from_pretrained(REPO)
+    assert hub.content_gets() == []  # the cache was re-used: metadata requests only
+    assert np.array_equal(_output(again, sample), _output(local, sample))
+
+
+def test_revision_pinning(hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]) -> None:
+    first = hub.add_repo(REPO, models["seed1"])
+    hub.add_tag(REPO, "v1")
+    second = hub.add_commit(REPO, models["seed2"])
+    out1 = _output(Inpainter.from_pretrained(models["seed1"]), sample)
+    out2 = _output(Inpainter.from_pretrained(models["seed2"]), sample)
+    assert not np.array_equal(out1, out2)
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO), sample), out2)  # main is the new commit
+    assert np.array_equal(_output(Inpainter.from_pretrained(f"{REPO}@{first}"), sample), out1)
+    assert np.array_equal(_output(Inpainter.from_pretrained(f"{REPO}@v1"), sample), out1)
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO, revision=first), sample), out1)
+    assert np.array_equal(_output(Inpainter.from_pretrained(f"{REPO}@{first}", revision=second), sample), out2)
+    with pytest.raises(ModelNotFoundError, match="revision 'nope' does not exist"):
+        Inpainter.from_pretrained(REPO, revision="nope")
+
+
+def test_offline_uses_the_warm_cache_and_names_the_cold_one(
+    hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub.add_repo(REPO, models["seed1"])
+    online = _output(Inpainter.from_pretrained(REPO), sample)
+    hub.clear_requests()
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO, local_files_only=True), sample), online)
+    set_offline(monkeypatch, True)
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO), sample), online)
+    assert hub.requests == []  # offline means no request at all
+    with pytest.raises(ModelNotCachedError, match=r"acme/other.*not in the cache.*HF_HUB_OFFLINE=1"):
+        Inpainter.from_pretrained("acme/other")
+    set_offline(monkeypatch, False)
+    with pytest.raises(ModelNotCachedError, match="local_files_only=True"):
+        Inpainter.from_pretrained("acme/other", local_files_only=True)
+
+
+def test_missing_gated_and_incomplete_repos(hub: FakeHub, models: dict[str, Path]) -> None:
+    with pytest.raises(ModelNotFoundError, match=r"acme/missing was not found.*token"):
+        Inpainter.from_pretrained("acme/missing")
+    hub.add_repo("acme/gated", models["seed1"], gated=True, token="hf_granted")
+    with pytest.raises(ModelAccessError, match="gated"):
+        Inpainter.from_pretrained("acme/gated")
+    with pytest.raises(ModelAccessError, match="gated"):
+        Inpainter.from_pretrained("acme/gated", token="hf_refused")
+    assert Inpainter.from_pretrained("acme/gated", token="hf_granted").config.name == "tiny"
+    hub.add_repo("acme/no-config", {"README.md": b"hello"})
+    with pytest.raises(CheckpointError, match=r"has no file config\.json"):
+        Inpainter.from_pretrained("acme/no-config")
+    hub.add_repo("acme/no-weights", {CONFIG_NAME: (models["seed1"] / CONFIG_NAME).read_bytes()})
+    with pytest.raises(CheckpointError, match=r"has no file model\.safetensors"):
+        Inpainter.from_pretrained("acme/no-weights")
+    with pytest.raises(CheckpointError, match=r"model\.fp16\.safetensors.*variant"):
+        Inpainter.from_pretrained("acme/gated", token="hf_granted", variant="fp16")
+
+
+def test_a_cut_download_never_loads_as_a_model(
+    hub: FakeHub,
+    models: dict[str, Path],
+    sample: tuple[np.ndarray, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    skip_retry_sleeps(monkeypatch)
+    hub.add_repo(REPO, models["seed1"])
+    hub.truncate_next_download(WEIGHTS_NAME, 0.5, times=None)  # every attempt is cut half-way
+    with pytest.raises(HubConnectionError, match="partial download was discarded"):
+        Inpainter.from_pretrained(REPO)
+    cache = tmp_path / "hf-cache" / "models--acme--tiny-inpaint"
+    assert not list(cache.glob(f"snapshots/*/{WEIGHTS_NAME}"))
+    assert not list(cache.glob("blobs/*.incomplete"))
+    set_offline(monkeypatch, True)
+    with pytest.raises(ModelNotCachedError):  # not a half file that loads
+        Inpainter.from_pretrained(REPO)
+    set_offline(monkeypatch, False)
+    hub.clear_faults()
+    loaded = Inpainter.from_pretrained(REPO)
+    assert np.array_equal(_output(loaded, sample), _output(Inpainter.from_pretrained(models["seed1"]), sample))
+
+
+def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with FakeHub() as server:
+        endpoint = server.endpoint
+    patch_hub_endpoint(monkeypatch, endpoint, tmp_path / "cache", timeout=2)  # nothing listens there now
+    skip_retry_sleeps(monkeypatch)
+    with pytest.raises(HubConnectionError, match=r"could not reach|failed"):
+        Inpainter.from_pretrained(REPO)
+
+
+def test_preset_names_resolve_to_their_repositories(
+    hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    with pytest.raises(ModelNotFoundError, match="dpinpaint/ffhq-256"):
+        Inpainter.from_pretrained("ffhq-256")
+    hub.add_repo("dpinpaint/ffhq-256", models["seed2"])
+    expected = _output(Inpainter.from_pretrained(models["seed2"]), sample)
+    assert np.array_equal(_output(Inpainter.from_pretrained("ffhq-256"), sample), expected)
+
+
+def test_push_to_hub_then_load(hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]) -> None:
+    inp = Inpainter.from_pretrained(models["seed1"])
+    url = inp.push_to_hub("acme/pushed", token="hf_writer", commit_message="first")
+    assert "acme/pushed" in url
+    files = hub.files("acme/pushed")
+    assert {CONFIG_NAME, WEIGHTS_NAME, "README.md"} <= set(files)
+    pushed, original = (
+        safetensors_load(files[WEIGHTS_NAME]),
+        safetensors_load((models["seed1"] / WEIGHTS_NAME).read_bytes()),
+    )
+    assert pushed.keys() == original.keys() and all(torch.equal(pushed[k], original[k]) for k in pushed)
+    assert "library_name: dpinpaint" in files["README.md"].decode()
+    assert np.array_equal(_output(Inpainter.from_pretrained("acme/pushed"), sample), _output(inp, sample))
+    inp.push_to_hub("acme/pushed", token="hf_writer", variant="fp16")
+    half = Inpainter.from_pretrained("acme/pushed", variant="fp16")
+    assert half.config == inp.config
+
+
+def test_hf_endpoint_and_hf_home_in_a_fresh_process(hub: FakeHub, models: dict[str, Path], tmp_path: Path) -> None:
+    """Users set HF_ENDPOINT / HF_HOME / HF_HUB_OFFLINE in the environment; no patching involved."""
+    hub.add_repo(REPO, models["seed1"])
+    script = textwrap.dedent(
+        f"""
+        from dpinpaint import Inpainter
+        inp = Inpainter.from_pretrained({REPO!r})
+        print("loaded", inp.config.name)
+        """
+    )
+    env = subprocess_env(hub.endpoint, tmp_path / "home", HF_HUB_DISABLE_TELEMETRY="1")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "loaded tiny" in run.stdout
+    assert list((tmp_path / "home" / "hub").glob(f"models--acme--tiny-inpaint/snapshots/*/{WEIGHTS_NAME}"))
+    hub.close()  # the server is gone: the offline run must not need it
+    offline = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert offline.returncode == 0, offline.stderr
+    cold = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "HF_HUB_OFFLINE": "1", "HF_HOME": os.fspath(tmp_path / "empty")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cold.returncode != 0 and "ModelNotCachedError" in cold.stderr and "offline" in cold.stderr
