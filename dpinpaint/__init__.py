@@ -5,6 +5,7 @@ probed lazily by :mod:`dpinpaint.ops`.
 """
 
 from .config import FeedForwardConfig, ModelConfig, StyleEncoderConfig, StyleGAN2Config, get_preset, list_presets
+from .convert import load_stylegan2
 from .errors import DPInpaintError
 from .hub import PretrainedModel, list_models
 from .inpainter import Inpainter, InpaintResult
@@ -17,6 +18,7 @@ __all__ = [
     "InpaintResult",
     "list_models",
     "PretrainedModel",
+    "load_stylegan2",
     "ModelConfig",
     "StyleGAN2Config",
     "StyleEncoderConfig",

@@ -52,6 +52,54 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _cmd_convert_stylegan2(args: argparse.Namespace) -> int:
+    from .convert import convert_stylegan2
+
+    report = convert_stylegan2(
+        args.src,
+        args.output,
+        samples=args.samples,
+        seed=args.seed,
+        truncation_psi=args.truncation,
+        with_discriminator=not args.no_discriminator,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.format())
+    return 0
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    convert = sub.add_parser("convert", help="convert pretrained weights into this package's format")
+    kinds = convert.add_subparsers(dest="kind", required=True)
+    sg = kinds.add_parser(
+        "stylegan2",
+        help="a StyleGAN2 (rosinality .pt, NVIDIA ada-pytorch/stylegan3 .pkl, NVIDIA TensorFlow .pkl)",
+        description="Convert a pretrained StyleGAN2 into a folder (config.json + stylegan2.safetensors), report "
+        "the inferred architecture and parameter counts, and render samples.png from fixed seeds. Pickles "
+        "are read with a restricted unpickler: nothing in the file is executed.",
+    )
+    sg.add_argument("src", help="the weights file (.pt or .pkl) or a converted folder")
+    sg.add_argument("--output", "-o", required=True, help="folder to write (created if needed)")
+    sg.add_argument("--samples", type=_non_negative_int, default=8, help="images in samples.png (default 8; 0 = none)")
+    sg.add_argument("--seed", type=int, default=0, help="first seed of the samples (default 0)")
+    sg.add_argument("--truncation", type=float, default=0.7, help="truncation psi of the samples (default 0.7)")
+    sg.add_argument("--no-discriminator", action="store_true", help="convert the generator only")
+    sg.add_argument("--json", action="store_true", help="print the report as JSON")
+    sg.set_defaults(func=_cmd_convert_stylegan2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dpinpaint", description="Dual-path image inpainting (CVPR 2022).")
     parser.add_argument("--version", action="version", version=f"dpinpaint {__version__}")
@@ -69,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = sub.add_parser("presets", help="list the model presets")
     presets.set_defaults(func=_cmd_presets)
+
+    _add_convert(sub)
     return parser
 
 

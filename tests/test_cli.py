@@ -260,3 +260,50 @@ def test_summarize_ablations(paths: str) -> None:
     assert set(summary.params) == set(summary.flops) == expected
     assert all(v > 0 for v in summary.flops.values())
     assert summary.total_flops == sum(summary.flops.values())
+
+
+# --------------------------------------------------------------------------------------------
+# dpinpaint convert stylegan2 (in-process: the converter tests cover the formats)
+# --------------------------------------------------------------------------------------------
+def test_convert_stylegan2_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from convert_fixtures import build_nvidia_pytorch, write_nvidia_pytorch
+
+    G, D = build_nvidia_pytorch()
+    src = write_nvidia_pytorch(tmp_path / "net.pkl", G, D)
+    code = main(["convert", "stylegan2", str(src), "--output", str(tmp_path / "out"), "--samples", "2", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "nvidia-pytorch" and report["config"]["channels"] == [16, 16, 12, 6]
+    assert report["config"]["mbstd_group"] == 8 and report["discriminator"] == "converted"
+    assert report["parameters"]["generator"] > 0 and report["seeds"] == [0, 1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "config.json",
+        "samples.png",
+        "stylegan2.safetensors",
+    ]
+
+
+def test_convert_stylegan2_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from convert_fixtures import write_rosinality
+
+    from dpinpaint import StyleGAN2Config
+
+    config = StyleGAN2Config(resolution=16, channels=(8, 8, 4), z_dim=8, w_dim=8, n_mlp=2)
+    src, *_ = write_rosinality(tmp_path / "g.pt", config)
+    argv = ["convert", "stylegan2", str(src), "-o", str(tmp_path / "out"), "--samples", "0", "--no-discriminator"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "resolution    16x16" in out and "widths        4:8, 8:8, 16:4" in out
+    assert "discriminator not requested" in out and "samples" not in out.split("written")[-1]
+    assert not (tmp_path / "out" / "samples.png").exists()
+
+
+def test_convert_stylegan2_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "weights.pkl"
+    bad.write_bytes(b"not a checkpoint at all")
+    assert main(["convert", "stylegan2", str(bad), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dpinpaint: error:") and "Accepted StyleGAN2 formats" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["convert", "stylegan2", str(bad)])  # --output is required
