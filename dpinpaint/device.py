@@ -48,6 +48,13 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InvalidInputError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
     if dev.type == "mps" and not _mps_available():
         raise InvalidInputError(f"device {device!r} was requested but MPS is not available; use device='cpu'")
+    if dev.type == "meta":
+        raise InvalidInputError("device 'meta' holds no data and cannot run inference; use 'cpu', 'cuda' or 'mps'")
+    if dev.type not in ("cpu", "cuda", "mps"):  # xpu, hpu, ...: ask the backend's module when there is one
+        backend = getattr(torch, dev.type, None)
+        available = getattr(backend, "is_available", None)
+        if callable(available) and not available():
+            raise InvalidInputError(f"device {device!r} was requested but it is not available; use device='cpu'")
     return dev
 
 

@@ -43,6 +43,8 @@ _NATIVE_PIL_16BIT = {"I;16": 65535.0, "I": 65535.0}
 _CONVERTED_PIL_MODES = {"P": None, "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB"}
 
 _INT_SCALES = {torch.uint8: 255.0, torch.uint16: 65535.0, torch.bool: 1.0}
+# numpy dtypes read as images (in native byte order; other byte orders are converted and restored on output).
+_NUMPY_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float16, np.float32, np.float64))
 
 
 def _describe(obj: object) -> str:
@@ -64,6 +66,7 @@ class ImageData:
         pil_mode / pil_info: the PIL mode and ``info`` (ICC profile, DPI, ...) to restore.
         source: a short description for messages (a file name or the type).
         exif_transposed: True when a file's EXIF orientation was applied.
+        np_dtype: the caller's numpy dtype when it is not in native byte order (restored on output).
     """
 
     pixels: torch.Tensor
@@ -74,6 +77,7 @@ class ImageData:
     pil_info: dict[Any, Any] = field(default_factory=dict)
     source: str = "image"
     exif_transposed: bool = False
+    np_dtype: np.dtype[Any] | None = None
 
     @property
     def batch(self) -> int:
@@ -137,6 +141,8 @@ class ImageData:
             return _to_pil(self)
         if kind == "np":
             arr = self.pixels.detach().cpu()
+            if arr.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds every bfloat16 value
+                arr = arr.float()
             if self.kind == "pt" and self.layout == "BCHW":
                 return arr.permute(0, 2, 3, 1).numpy()
             return arr[0].permute(1, 2, 0).numpy() if self.channels > 1 else arr[0, 0].numpy()
@@ -152,7 +158,8 @@ class ImageData:
         x = self.pixels
         if self.kind == "np":
             out = x.detach().cpu().numpy()
-            return out[0, 0] if self.layout == "HW" else out[0].transpose(1, 2, 0)
+            out = out[0, 0] if self.layout == "HW" else out[0].transpose(1, 2, 0)
+            return out if self.np_dtype is None else out.astype(self.np_dtype)
         return {"BCHW": x, "CHW": x[0], "HW": x[0, 0]}[self.layout]
 
 
@@ -165,8 +172,8 @@ def _to_pil(data: ImageData) -> Image.Image:
         if data.pil_mode == "I" and im.mode != "I":
             im = im.convert("I")
     else:
-        if arr.is_floating_point():
-            arr = torch.round(arr.clamp(0, 1) * 255.0)
+        if arr.is_floating_point():  # in float32: x * 255 in (b)float16 rounds to a coarse grid first
+            arr = torch.round(arr.float().clamp(0, 1) * 255.0)
         elif data.scale == 65535.0:
             arr = torch.round(arr.float() / 257.0)
         arr8 = arr.numpy() if arr.dtype == torch.bool else arr.to(torch.uint8).numpy()
@@ -189,17 +196,23 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
         ImageReadError: missing, empty, truncated, too large or not an image.
     """
     p = Path(path)
-    if not p.exists():
-        raise ImageReadError(f"image file {p} does not exist")
-    if p.is_dir():
-        raise ImageReadError(f"{p} is a folder, not an image file")
-    if p.stat().st_size == 0:
+    try:
+        if not p.exists():
+            raise ImageReadError(f"image file {p} does not exist")
+        if p.is_dir():
+            raise ImageReadError(f"{p} is a folder, not an image file")
+        empty = p.stat().st_size == 0
+    except (OSError, ValueError) as exc:  # a name too long, a permission error, ...
+        raise ImageReadError(f"cannot access image file {p}: {exc}") from exc
+    if empty:
         raise ImageReadError(f"image file {p} is empty (0 bytes)")
     try:
         with Image.open(p) as im:
             im.load()
             orientation = im.getexif().get(0x0112, 1)
-            out = ImageOps.exif_transpose(im) if orientation not in (None, 1) else im.copy()
+            # 2..8 are the transposes; anything else (0, 9, garbage) is ignored, as exif_transpose does.
+            transposed = orientation in range(2, 9)
+            out = ImageOps.exif_transpose(im) if transposed else im.copy()
             out.info.update({k: v for k, v in im.info.items() if k not in out.info and k != "exif"})
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{p} is not an image file Pillow can read") from exc
@@ -207,7 +220,7 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
         raise ImageReadError(f"{p} is too large to decode safely: {exc}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"could not read image file {p}: {exc} (truncated or corrupted?)") from exc
-    return out, orientation not in (None, 1)
+    return out, transposed
 
 
 def _from_pil(im: Image.Image, source: str, exif_transposed: bool = False) -> ImageData:
@@ -229,10 +242,10 @@ def _from_pil(im: Image.Image, source: str, exif_transposed: bool = False) -> Im
         raise InvalidInputError(
             f"{source}: PIL mode {mode!r} is not supported; convert it first (e.g. image.convert('RGB'))"
         )
-    arr = np.asarray(im)
+    arr = np.asarray(im)  # read-only: np.array below copies it into memory the tensor can own
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    pixels = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+    pixels = torch.from_numpy(np.array(arr.transpose(2, 0, 1), order="C"))[None]
     return ImageData(pixels, _NATIVE_PIL_MODES[mode], "pil", "HWC", mode, dict(im.info), source, exif_transposed)
 
 
@@ -255,6 +268,11 @@ def _tensor_data(t: torch.Tensor, kind: OutputType, layout: str, source: str) ->
         raise InvalidInputError(
             f"{source} has {t.shape[1]} channels; expected 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)"
             + (" — channels go first for torch tensors: use x.permute(2, 0, 1)" if kind == "pt" else "")
+            + (
+                " — channels go last for numpy arrays: use x.transpose(1, 2, 0)"
+                if kind == "np" and t.shape[2] in (1, 2, 3, 4)
+                else ""
+            )
         )
     if 0 in t.shape:
         raise InvalidInputError(f"{source} is empty (shape {tuple(t.shape)})")
@@ -296,9 +314,18 @@ def read_image(image: Any, *, name: str = "image") -> ImageData:
             raise InvalidInputError(f"{source}: numpy images must be HxW or HxWxC")
         if arr.dtype == np.bool_ or arr.dtype.kind not in "uif":
             raise InvalidInputError(f"{source}: dtype {image.dtype} is not an image dtype (use uint8 or float)")
-        if arr.dtype.kind in "ui" and arr.dtype not in (np.uint8, np.uint16):
+        native = arr.dtype.newbyteorder("=")  # torch reads native byte order only
+        if native.kind in "ui" and native not in _NUMPY_DTYPES:
             raise InvalidInputError(f"{source}: integer images must be uint8 or uint16, got {image.dtype}")
-        return _tensor_data(torch.from_numpy(np.ascontiguousarray(arr)), "np", layout, source)
+        if native not in _NUMPY_DTYPES:
+            raise InvalidInputError(f"{source}: float images must be float16, float32 or float64, got {image.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=native)  # copies non-contiguous or byte-swapped arrays
+        if not arr.flags.writeable:  # a read-only buffer cannot back a tensor safely
+            arr = arr.copy()
+        data = _tensor_data(torch.from_numpy(arr), "np", layout, source)
+        if image.dtype != native:
+            data.np_dtype = image.dtype
+        return data
     if isinstance(image, torch.Tensor):
         source = f"the torch {name} ({_describe(image)})"
         if image.dtype == torch.bool:

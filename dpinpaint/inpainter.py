@@ -35,7 +35,7 @@ from .hub import list_models as _list_models
 from .image_io import ImageData, OutputType, read_image
 from .masks import read_mask
 from .models import DualPathNet
-from .strategies import Strategy, Window, model_to_window, plan_windows, window_to_model
+from .strategies import Strategy, Window, check_strategy, model_to_window, plan_windows, window_to_model
 
 __all__ = ["Inpainter", "InpaintResult"]
 
@@ -392,6 +392,7 @@ class Inpainter:
         mask_from_alpha: bool = False,
         crop_margin: float = 0.5,
     ) -> _Job:
+        check_strategy(strategy, crop_margin)
         data = read_image(image)
         hole, mask_transposed = read_mask(
             mask, threshold=mask_threshold, invert=invert_mask, from_alpha=mask_from_alpha
@@ -418,7 +419,7 @@ class Inpainter:
                     + " is empty: nothing to fill, the image is returned unchanged "
                     "(masks mark the region to fill in white; use invert_mask=True for the opposite)",
                     DPInpaintWarning,
-                    stacklevel=4,
+                    stacklevel=3,
                 )
                 job.strategies.append("none")
                 continue
@@ -427,7 +428,7 @@ class Inpainter:
                     f"the mask covers {fraction:.1%} of {data.source}: there is almost nothing to condition on "
                     "(white = fill; use invert_mask=True if the mask is inverted)",
                     DPInpaintWarning,
-                    stacklevel=4,
+                    stacklevel=3,
                 )
             plan = plan_windows(hole[b], r, strategy, margin=crop_margin)
             job.strategies.append(plan.strategy)

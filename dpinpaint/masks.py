@@ -16,6 +16,7 @@ flips the result (black = fill).
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any
 
@@ -31,7 +32,7 @@ __all__ = ["read_mask", "hole_fraction"]
 def _bool_tensor(mask: Any) -> torch.Tensor | None:
     """A bool mask as ``(B, H, W)``, or None if ``mask`` is not boolean."""
     if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
-        t = torch.from_numpy(mask)
+        t = torch.from_numpy(np.array(mask, order="C"))  # a copy: negative strides, read-only arrays
         source = "numpy"
     elif isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:
         t, source = mask.detach().cpu(), "torch"
@@ -64,7 +65,7 @@ def read_mask(
     Raises:
         InvalidInputError / ImageReadError: bad type, shape, values or file.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold < 1.0:
+    if isinstance(threshold, bool | np.bool_) or not isinstance(threshold, numbers.Real) or not 0.0 <= threshold < 1.0:
         raise InvalidInputError(f"mask_threshold must be a number in [0, 1), got {threshold!r}")
     transposed = False
     hole = _bool_tensor(mask)

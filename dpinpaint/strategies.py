@@ -30,12 +30,23 @@ import torch.nn.functional as F
 
 from .errors import InvalidInputError
 
-__all__ = ["Strategy", "Window", "Plan", "plan_windows", "window_to_model", "model_to_window", "STRATEGIES"]
+__all__ = [
+    "Strategy",
+    "Window",
+    "Plan",
+    "check_strategy",
+    "plan_windows",
+    "window_to_model",
+    "model_to_window",
+    "STRATEGIES",
+]
 
 Strategy = Literal["auto", "resize", "crop"]
 STRATEGIES = ("auto", "resize", "crop")
-#: Weight above which a hole pixel's contribution makes a scaled pixel a hole.
-_LEAK_TOLERANCE = 1e-3
+#: Weight above which a hole pixel's contribution makes a scaled pixel a hole. Zero: the resize
+#: weights are non-negative and the hole map is exactly 0 away from holes, so any positive value
+#: means a hole pixel contributed (a tolerance would let small holes vanish when shrinking a lot).
+_LEAK_TOLERANCE = 0.0
 
 
 @dataclass(frozen=True)
@@ -113,16 +124,21 @@ def _window_side(box: Window, resolution: int, margin: float) -> int:
     return max(resolution, math.ceil(max(box.height, box.width) * (1.0 + 2.0 * margin)))
 
 
+def check_strategy(strategy: str, margin: float) -> None:
+    """Raise :class:`InvalidInputError` for an unknown ``strategy`` or a margin that is not a finite number >= 0."""
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise InvalidInputError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not (margin >= 0 and math.isfinite(margin)):
+        raise InvalidInputError(f"crop margin must be a finite number >= 0, got {margin!r}")
+
+
 def plan_windows(hole: torch.Tensor, resolution: int, strategy: str = "auto", margin: float = 0.5) -> Plan:
     """Choose the windows for one ``(H, W)`` bool hole map (True = fill).
 
     Raises:
         InvalidInputError: unknown ``strategy`` or a negative ``margin``.
     """
-    if strategy not in STRATEGIES:
-        raise InvalidInputError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}")
-    if not margin >= 0:
-        raise InvalidInputError(f"crop margin must be >= 0, got {margin!r}")
+    check_strategy(strategy, margin)
     height, width = int(hole.shape[-2]), int(hole.shape[-1])
     whole = Plan("resize", (Window(0, 0, height, width),))
     if strategy == "resize" or not bool(hole.any()):
@@ -142,6 +158,12 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of ``(N, C, h, w)`` float, antialiased when shrinking (non-negative weights)."""
     if tuple(x.shape[-2:]) == size:
         return x
+    if 1 in (x.shape[-1], size[1]) and x.shape[-2] != size[0]:
+        # torch's antialiased bilinear (CPU) gets the rows wrong when the input or output is one column
+        # wide (every row comes out equal to the first). Resize the columns, then the rows as columns.
+        x = F.interpolate(x, size=(x.shape[-2], size[1]), mode="bilinear", align_corners=False, antialias=True)
+        x = F.interpolate(x.transpose(-1, -2), size=size[::-1], mode="bilinear", align_corners=False, antialias=True)
+        return x.transpose(-1, -2)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 

@@ -174,7 +174,7 @@ def test_types_round_trip(inp: Inpainter, tmp_path: Path) -> None:
     as_np = inp.inpaint(pil, mask, output_type="np")
     assert isinstance(as_np, np.ndarray) and np.array_equal(as_np, arr)
     as_pt = inp.inpaint(pil, mask, output_type="pt")
-    assert as_pt.shape == (4, 70, 90) and torch.equal(as_pt, torch.from_numpy(arr).permute(2, 0, 1).float() / 255)
+    assert as_pt.shape == (4, 70, 90) and torch.equal(as_pt, torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255)
     gray = _image(70, 90, 1)
     g = inp.inpaint(gray, mask)
     assert g.shape == gray.shape and np.array_equal(g[~hole], gray[~hole])
@@ -330,3 +330,20 @@ def test_no_warning_for_a_normal_mask(inp: Inpainter) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         inp.inpaint(_image(64, 64), _mask(64, 64, [(8, 8, 16, 16)]))
+
+
+def test_warnings_point_at_the_callers_line(inp: Inpainter) -> None:
+    image, empty = _image(16, 16), np.zeros((16, 16), bool)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inp.inpaint(image, empty)
+        list(inp.inpaint_batch([image], empty, progress=False))
+    assert [Path(w.filename).name for w in caught] == ["test_inpainter.py"] * 2
+
+
+def test_arguments_are_checked_even_when_there_is_nothing_to_fill(inp: Inpainter) -> None:
+    image, empty = _image(16, 16), np.zeros((16, 16), bool)
+    with pytest.raises(InvalidInputError, match="strategy"):
+        inp.inpaint(image, empty, strategy="bogus")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="crop margin"):
+        inp.inpaint(image, empty, crop_margin=float("nan"))

@@ -1,0 +1,317 @@
+"""Windows (resize / crop / auto) and the scaling between image windows and the network's R x R input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dpinpaint.errors import InvalidInputError
+from dpinpaint.strategies import Plan, Window, model_to_window, plan_windows, window_to_model
+
+
+def _hole(h: int, w: int, *boxes: tuple[int, int, int, int]) -> torch.Tensor:
+    """An ``(h, w)`` hole map with ``(top, left, height, width)`` boxes set."""
+    hole = torch.zeros(h, w, dtype=torch.bool)
+    for top, left, bh, bw in boxes:
+        hole[top : top + bh, left : left + bw] = True
+    return hole
+
+
+def _coverage(plan: Plan, h: int, w: int) -> np.ndarray:
+    count = np.zeros((h, w), np.int64)
+    for win in plan.windows:
+        count[win.top : win.bottom, win.left : win.right] += 1
+    return count
+
+
+def _check_plan(plan: Plan, hole: torch.Tensor, resolution: int) -> None:
+    """Windows inside the image, not overlapping, every hole pixel in exactly one window."""
+    h, w = hole.shape
+    assert plan.windows
+    for win in plan.windows:
+        assert 0 <= win.top and 0 <= win.left and win.height >= 1 and win.width >= 1
+        assert win.bottom <= h and win.right <= w
+        if plan.strategy == "crop":  # small holes keep the image's resolution: windows are at least R
+            assert win.height >= min(resolution, h) and win.width >= min(resolution, w)
+    count = _coverage(plan, h, w)
+    assert count.max() <= 1  # no overlap
+    assert (count[hole.numpy()] == 1).all()
+    for a in plan.windows:
+        for b in plan.windows:
+            assert a is b or not a.overlaps(b)
+
+
+# -- window bookkeeping -----------------------------------------------------------------------------
+def test_window_geometry() -> None:
+    a, b = Window(2, 3, 4, 5), Window(6, 3, 1, 1)
+    assert (a.bottom, a.right) == (6, 8)
+    assert not a.overlaps(b) and not b.overlaps(a)  # touching is not overlapping
+    assert a.overlaps(Window(5, 7, 10, 10))
+    assert a.union(b) == Window(2, 3, 5, 5)
+
+
+# -- plan_windows -----------------------------------------------------------------------------------
+def test_resize_is_one_window_over_the_whole_image() -> None:
+    hole = _hole(300, 500, (10, 10, 5, 5))
+    assert plan_windows(hole, 64, "resize") == Plan("resize", (Window(0, 0, 300, 500),))
+
+
+def test_empty_hole_plans_the_whole_image() -> None:
+    for strategy in ("auto", "crop", "resize"):
+        assert plan_windows(_hole(30, 40), 16, strategy).windows == (Window(0, 0, 30, 40),)
+
+
+def test_crop_window_is_centred_square_of_resolution_for_a_small_hole() -> None:
+    plan = plan_windows(_hole(1000, 1000, (500, 600, 10, 10)), 64, "crop")
+    assert plan == Plan("crop", (Window(473, 573, 64, 64),))
+
+
+def test_crop_window_grows_with_the_margin_and_is_clamped_to_the_image() -> None:
+    plan = plan_windows(_hole(1000, 1000, (0, 0, 100, 50)), 64, "crop", margin=0.5)
+    assert plan.windows == (Window(0, 0, 200, 200),)  # 100 * (1 + 2 * 0.5), pushed inside at the corner
+    plan = plan_windows(_hole(1000, 1000, (450, 450, 100, 100)), 64, "crop", margin=0.0)
+    assert plan.windows == (Window(450, 450, 100, 100),)
+    plan = plan_windows(_hole(100, 1000, (40, 900, 10, 99)), 64, "crop", margin=0.5)
+    assert plan.windows == (Window(0, 802, 100, 198),)  # 99 * 2 = 198 wide, all 100 rows
+
+
+def test_nearby_holes_merge_and_distant_holes_do_not() -> None:
+    near = plan_windows(_hole(1000, 1000, (100, 100, 5, 5), (100, 130, 5, 5)), 64, "crop")
+    assert len(near.windows) == 1
+    far = plan_windows(_hole(1000, 1000, (100, 100, 5, 5), (800, 800, 5, 5)), 64, "crop")
+    assert len(far.windows) == 2
+    # a chain: each window overlaps the next, so everything ends up in one window
+    chain = _hole(200, 2000, *[(100, x, 3, 3) for x in range(100, 1900, 60)])
+    plan = plan_windows(chain, 64, "crop")
+    _check_plan(plan, chain, 64)
+    assert len(plan.windows) == 1
+
+
+def test_merging_that_reaches_an_earlier_window_merges_it_too() -> None:
+    """Two windows that do not overlap each other, then a hole whose window overlaps one, and once grown, both.
+
+    Components come in raster order: the holes on row 100 first, then the one on row 110.
+    """
+    hole = _hole(400, 400, (100, 10, 4, 4), (100, 150, 4, 4), (110, 80, 4, 4))
+    assert len(plan_windows(_hole(400, 400, (100, 10, 4, 4), (100, 150, 4, 4)), 64, "crop").windows) == 2
+    plan = plan_windows(hole, 64, "crop")
+    _check_plan(plan, hole, 64)
+    assert len(plan.windows) == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "boxes", "expected"),
+    [
+        ((64, 64), [(10, 10, 5, 5)], "resize"),  # not larger than R
+        ((60, 2000), [(10, 10, 5, 5)], "crop"),  # larger, and the window covers 3%
+        ((1000, 1000), [(100, 100, 5, 5), (900, 20, 3, 3)], "crop"),
+        ((100, 100), [(10, 10, 5, 5)], "crop"),  # one 64x64 window covers 41%
+        ((90, 90), [(0, 0, 3, 3)], "resize"),  # one 64x64 window covers 50.6%
+        ((1000, 1000), [(0, 0, 900, 900)], "resize"),  # the crop window would cover all of it
+    ],
+)
+def test_auto_rule(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]], expected: str) -> None:
+    """ "crop" when the image is larger than R and the crop windows cover less than half of it."""
+    hole = _hole(*shape, *boxes)
+    crop = plan_windows(hole, 64, "crop")
+    covered = _coverage(crop, *shape).astype(bool).mean()
+    rule = "crop" if max(shape) > 64 and covered < 0.5 else "resize"
+    plan = plan_windows(hole, 64, "auto")
+    assert plan.strategy == rule == expected
+    assert plan == (crop if rule == "crop" else plan_windows(hole, 64, "resize"))
+
+
+def test_auto_rule_examples() -> None:
+    assert plan_windows(_hole(64, 64, (1, 1, 2, 2)), 64).strategy == "resize"  # fits the network
+    assert plan_windows(_hole(65, 2000, (1, 1, 2, 2)), 64).strategy == "crop"
+    assert plan_windows(_hole(90, 90, (1, 1, 2, 2)), 64).strategy == "resize"  # 64*64/90/90 = 50.6% covered
+    assert plan_windows(_hole(91, 91, (1, 1, 2, 2)), 64).strategy == "crop"  # 49.5%
+    assert plan_windows(_hole(1000, 1000, (0, 0, 400, 400)), 64).strategy == "resize"  # 800x800 window
+
+
+@pytest.mark.parametrize(("strategy", "margin"), [("bogus", 0.5), ("Crop", 0.5), ("crop", -0.1), ("crop", math.nan)])
+def test_bad_arguments(strategy: str, margin: float) -> None:
+    with pytest.raises(InvalidInputError, match=r"strategy|margin"):
+        plan_windows(_hole(10, 10, (1, 1, 1, 1)), 64, strategy, margin=margin)
+
+
+def test_infinite_margin_is_refused_cleanly() -> None:
+    with pytest.raises(InvalidInputError, match="finite"):
+        plan_windows(_hole(10, 10, (1, 1, 1, 1)), 64, "crop", margin=math.inf)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1), (1, 500), (500, 1), (3, 2), (2, 5000), (5000, 3), (64, 64), (65, 63), (257, 1000)],
+)
+@pytest.mark.parametrize("strategy", ["auto", "crop", "resize"])
+def test_tiny_and_extreme_images(shape: tuple[int, int], strategy: str) -> None:
+    h, w = shape
+    hole = _hole(h, w, (h // 2, w // 2, 1, 1), (0, 0, 1, 1), (h - 1, w - 1, 1, 1))
+    plan = plan_windows(hole, 64, strategy)
+    _check_plan(plan, hole, 64)
+    rgb = torch.rand(3, h, w)
+    for win in plan.windows:
+        image, known, geometry = window_to_model(rgb, hole, win, 64)
+        assert image.shape == (3, 64, 64) and known.shape == (1, 64, 64)
+        assert set(known.unique().tolist()) <= {0.0, 1.0}
+        assert image.abs().max() <= 1.0
+        assert (known == 0).any()  # every window holds a hole, and the network must see it
+        back = model_to_window(torch.rand(3, 64, 64) * 2 - 1, geometry)
+        assert back.shape == (3, win.height, win.width)
+        assert back.min() >= 0.0 and back.max() <= 1.0
+
+
+@st.composite
+def hole_maps(draw: st.DrawFn) -> tuple[torch.Tensor, int, float]:
+    h, w = draw(st.integers(1, 300)), draw(st.integers(1, 300))
+    hole = torch.zeros(h, w, dtype=torch.bool)
+    for _ in range(draw(st.integers(0, 6))):
+        top, left = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+        hole[top : top + draw(st.integers(1, 80)), left : left + draw(st.integers(1, 80))] = True
+    seed = draw(st.integers(0, 2**16))
+    dots = torch.rand(h, w, generator=torch.Generator().manual_seed(seed)) < draw(st.sampled_from([0.0, 1e-4, 1e-3]))
+    return hole | dots, draw(st.sampled_from([8, 16, 64])), draw(st.sampled_from([0.0, 0.25, 0.5, 2.0]))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hole_maps())
+def test_plans_cover_every_hole_exactly_once(case: tuple[torch.Tensor, int, float]) -> None:
+    hole, resolution, margin = case
+    for strategy in ("auto", "crop", "resize"):
+        plan = plan_windows(hole, resolution, strategy, margin=margin)
+        _check_plan(plan, hole, resolution)
+        if strategy == "resize":
+            assert plan.windows == (Window(0, 0, *hole.shape),)
+
+
+# -- window_to_model / model_to_window --------------------------------------------------------------
+WINDOW_CASES = [
+    (64, 64, 64),
+    (640, 480, 64),
+    (427, 641, 64),
+    (5000, 40, 64),  # one hole pixel weighs ~1/3000 of a scaled pixel
+    (2000, 3000, 256),
+    (100, 7, 64),
+    (3, 2, 64),  # upscaling
+    (1, 500, 64),
+    (1, 1, 16),
+]
+
+
+@pytest.mark.parametrize(("h", "w", "resolution"), WINDOW_CASES)
+def test_hole_content_never_reaches_the_network(h: int, w: int, resolution: int) -> None:
+    gen = torch.Generator().manual_seed(h * w)
+    hole = torch.rand(h, w, generator=gen) < 0.001
+    hole[h // 2, w // 2] = True
+    # sentinel: hole pixels bright, the rest black -> known inputs are exactly -1 and holes exactly 0
+    image, known, _ = window_to_model(hole.float().expand(3, -1, -1), hole, Window(0, 0, h, w), resolution)
+    k = known[0] == 1
+    assert torch.equal(image[:, k], torch.full_like(image[:, k], -1.0))
+    assert torch.equal(image[:, ~k], torch.zeros_like(image[:, ~k]))
+
+
+@pytest.mark.parametrize(("h", "w", "resolution"), WINDOW_CASES)
+def test_no_hole_pixel_contributes_to_a_known_pixel(h: int, w: int, resolution: int) -> None:
+    """Known pixels white, holes anything: a known network pixel is pure white, so no hole weight leaked in.
+
+    (Hole pixels are zeroed before scaling; a hole's weight in a pixel marked known would darken it.)
+    """
+    gen = torch.Generator().manual_seed(h + w)
+    hole = torch.zeros(h, w, dtype=torch.bool)
+    hole[h // 2, w // 2] = hole[h // 5, w // 3] = hole[-1, -1] = True
+    rgb = torch.where(hole, torch.rand(h, w, generator=gen), torch.ones(h, w)).expand(3, -1, -1)
+    image, known, _ = window_to_model(rgb, hole, Window(0, 0, h, w), resolution)
+    k = known[0] == 1
+    assert (k.float().mean() < 1.0).item()  # the holes did not vanish
+    if k.any():
+        assert (image[:, k] - 1.0).abs().max().item() < 1e-5
+
+
+def test_a_single_hole_pixel_survives_heavy_downscaling() -> None:
+    hole = _hole(4000, 4000, (1234, 2345, 1, 1))
+    _, known, _ = window_to_model(torch.rand(3, 4000, 4000), hole, Window(0, 0, 4000, 4000), 64)
+    assert (known == 0).sum() >= 1
+
+
+def test_pixels_outside_the_window_do_not_matter() -> None:
+    gen = torch.Generator().manual_seed(0)
+    rgb = torch.rand(3, 120, 150, generator=gen)
+    hole = _hole(120, 150, (40, 50, 10, 10))
+    win = Window(20, 30, 64, 64)
+    other = rgb.clone()
+    other[:, :20] = 0.0
+    other[:, :, 94:] = 1.0
+    a, ka, _ = window_to_model(rgb, hole, win, 64)
+    b, kb, _ = window_to_model(other, hole, win, 64)
+    assert torch.equal(a, b) and torch.equal(ka, kb)
+
+
+def test_identity_window_round_trips() -> None:
+    """A window of exactly R x R is neither scaled nor padded."""
+    rgb = torch.rand(3, 80, 90)
+    hole = _hole(80, 90, (30, 40, 5, 5))
+    win = Window(10, 20, 64, 64)
+    image, known, geometry = window_to_model(rgb, hole, win, 64)
+    crop = rgb[:, 10:74, 20:84]
+    k = known[0] == 1
+    assert torch.allclose(image[:, k], crop[:, k] * 2 - 1, atol=1e-6)
+    assert torch.equal(known[0] == 0, hole[10:74, 20:84])
+    assert torch.allclose(model_to_window(image, geometry)[:, k], crop[:, k], atol=1e-6)
+
+
+@pytest.mark.parametrize(("h", "w"), [(40, 30), (30, 40), (200, 90), (64, 10), (10, 64)])
+def test_non_square_windows_are_scaled_to_r_and_reflect_padded(h: int, w: int) -> None:
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    rgb = torch.stack([ys, xs, (ys + xs) / 2])  # smooth, so scaling there and back is close
+    hole = torch.zeros(h, w, dtype=torch.bool)
+    image, known, geometry = window_to_model(rgb, hole, Window(0, 0, h, w), 64)
+    sh, sw = geometry.scaled
+    assert max(sh, sw) == 64 and abs(sh / sw - h / w) < 0.1
+    assert torch.equal(known, torch.ones_like(known))
+    top, left = geometry.pad
+    assert (top, left) == ((64 - sh) // 2, (64 - sw) // 2)
+    # reflect padding (the column left of the content mirrors the one after its first column), or
+    # replicate padding when the padding is wider than the content
+    if 0 < left < sw:
+        assert torch.equal(image[:, :, left - 1], image[:, :, left + 1])
+    elif left:
+        assert torch.equal(image[:, :, 0], image[:, :, left])
+    if 0 < top < sh:
+        assert torch.equal(image[:, top - 1], image[:, top + 1])
+    elif top:
+        assert torch.equal(image[:, 0], image[:, top])
+    back = model_to_window(image, geometry)
+    assert back.shape == (3, h, w)
+    assert (back - rgb).abs().max().item() < 0.03
+
+
+def test_model_to_window_maps_range_and_clamps() -> None:
+    geometry = window_to_model(torch.rand(3, 64, 64), _hole(64, 64), Window(0, 0, 64, 64), 64)[2]
+    out = model_to_window(torch.tensor([-3.0, 0.0, 3.0]).view(3, 1, 1).expand(3, 64, 64), geometry)
+    assert torch.equal(out[:, 0, 0], torch.tensor([0.0, 0.5, 1.0]))
+    half = model_to_window(torch.zeros(3, 64, 64, dtype=torch.float16), geometry)
+    assert half.dtype == torch.float32
+
+
+@pytest.mark.parametrize(("h", "w", "resolution"), [(500, 1, 64), (100, 1, 64), (5000, 40, 64), (3, 1, 64), (2, 7, 64)])
+def test_one_column_windows_keep_their_rows(h: int, w: int, resolution: int) -> None:
+    """A window (or its scaled size) one column wide: rows must not collapse onto the first one.
+
+    torch's antialiased bilinear resize returns every row equal to the first for such shapes.
+    """
+    rgb = torch.linspace(0, 1, h).view(1, h, 1).expand(3, h, w)
+    image, known, geometry = window_to_model(rgb, torch.zeros(h, w, dtype=torch.bool), Window(0, 0, h, w), resolution)
+    sh, (top, left) = geometry.scaled[0], geometry.pad
+    column = (image[0, top : top + sh, left] + 1) / 2
+    expected = (torch.arange(sh) + 0.5) / sh  # the mean of the gradient over each output row's span
+    assert (column - expected).abs().max().item() < 1.5 / min(h, sh)
+    assert torch.equal(known, torch.ones_like(known))
+    back = model_to_window(image, geometry)
+    assert back.shape == (3, h, w)
+    assert (back[0, :, 0] - rgb[0, :, 0]).abs().max().item() < 2.0 / min(h, sh) + 1e-6
