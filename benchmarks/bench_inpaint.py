@@ -17,7 +17,7 @@ Results are recorded in docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,16 +28,12 @@ import torch
 
 from dpinpaint import Inpainter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_forward import median_seconds as _median_and_times
+
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _median_and_times(fn, repeats, warmup)[0]
 
 
 def photo(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

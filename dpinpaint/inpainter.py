@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -105,7 +105,9 @@ class Inpainter:
         model: the network; it is moved to ``device`` / ``dtype`` and frozen.
         device: ``"auto"`` (CUDA, then MPS, then CPU), or any torch device.
         dtype: ``"auto"`` (float32 on CPU, bfloat16/float16 on accelerators), or a dtype.
-        batch_size: how many network inputs (windows) one forward pass takes at most.
+        batch_size: how many network inputs (windows) one forward pass takes at most;
+            ``"auto"``: 1 on the CPU (measured faster per image there than larger batches,
+            see docs/performance.md), 8 on accelerators. Also the attribute :attr:`batch_size`.
     """
 
     def __init__(
@@ -114,15 +116,16 @@ class Inpainter:
         *,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype = "auto",
-        batch_size: int = 8,
+        batch_size: int | Literal["auto"] = "auto",
         name: str | None = None,
     ) -> None:
         if not isinstance(model, DualPathNet):
             raise InvalidInputError(f"model must be a DualPathNet, got {type(model).__name__}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
+        if batch_size == "auto":
+            batch_size = 1 if self.device.type == "cpu" else 8
+        _check_batch_size(batch_size)
         self.model = model.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
         self.batch_size = batch_size
         self.name = name or model.config.name
@@ -339,8 +342,7 @@ class Inpainter:
         from tqdm.auto import tqdm
 
         batch_size = self.batch_size if batch_size is None else batch_size
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
+        _check_batch_size(batch_size)
         seed, output_type = kwargs.pop("seed", None), kwargs.pop("output_type", None)
         return_details = kwargs.pop("return_details", False)
         _check_output_type(output_type)
@@ -359,16 +361,22 @@ class Inpainter:
                         raise InvalidInputError(f"fewer masks than images: no mask for image {index}") from None
                 pending.append(self._prepare(image, mask, **kwargs))
                 if sum(len(j.inputs) for j in pending) >= batch_size:
-                    yield from self._flush(pending, seed, output_type, return_details, bar)
+                    yield from self._flush(pending, seed, output_type, return_details, bar, batch_size)
                     pending = []
-            yield from self._flush(pending, seed, output_type, return_details, bar)
+            yield from self._flush(pending, seed, output_type, return_details, bar, batch_size)
         if mask_iter is not None and next(mask_iter, None) is not None:
             raise InvalidInputError("more masks than images")
 
     def _flush(
-        self, jobs: list[_Job], seed: int | None, output_type: OutputType | None, details: bool, bar: Any
+        self,
+        jobs: list[_Job],
+        seed: int | None,
+        output_type: OutputType | None,
+        details: bool,
+        bar: Any,
+        batch_size: int,
     ) -> Iterator[Any]:
-        outputs = self._forward([x for j in jobs for x in j.inputs], seed)
+        outputs = self._forward([x for j in jobs for x in j.inputs], seed, batch_size)
         start = 0
         for job in jobs:
             n = len(job.inputs)
@@ -440,16 +448,20 @@ class Inpainter:
                 job.geometry.append(geometry)
         return job
 
-    def _forward(self, inputs: list[tuple[torch.Tensor, torch.Tensor]], seed: int | None) -> dict[str, Any]:
-        """Run the network over ``inputs`` in batches; outputs on the CPU (images in [0, 1])."""
+    def _forward(
+        self, inputs: list[tuple[torch.Tensor, torch.Tensor]], seed: int | None, batch_size: int | None = None
+    ) -> dict[str, Any]:
+        """Run the network over ``inputs`` in batches of ``batch_size`` (default :attr:`batch_size`);
+        outputs on the CPU (images in [0, 1])."""
+        batch_size = batch_size or self.batch_size
         parts: dict[str, list[torch.Tensor | None]] = {"output": [], "generated": [], "inversion": [], "latent": []}
         if not inputs:
             return {k: None for k in parts}
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
-            for start in range(0, len(inputs), self.batch_size):
-                chunk = inputs[start : start + self.batch_size]
+            for start in range(0, len(inputs), batch_size):
+                chunk = inputs[start : start + batch_size]
                 image = torch.stack([x for x, _ in chunk]).to(self.device, self.dtype)
                 known = torch.stack([k for _, k in chunk]).to(self.device, self.dtype)
                 out = self.model(image, known, noise_mode="const" if seed is None else "random")
@@ -479,6 +491,11 @@ class Inpainter:
             inversion=outputs["inversion"],
             latent=outputs["latent"],
         )
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
 
 
 def _check_output_type(output_type: Any) -> None:

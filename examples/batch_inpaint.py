@@ -1,6 +1,6 @@
 """Inpaint every image of a folder whose mask sits next to it (``photo.png`` + ``photo_mask.png``).
 
-    python examples/batch_inpaint.py FOLDER --output OUT [--model NAME_OR_FOLDER] [--batch-size 8]
+    python examples/batch_inpaint.py FOLDER --output OUT [--model NAME_OR_FOLDER] [--batch-size N]
     python examples/batch_inpaint.py --demo --output OUT
 
 Masks: white = fill. Results are written as PNG under OUT with the image's name. Without
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--model", help="model name, org/repo[@rev] or checkpoint folder (default: random tiny)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="windows per forward (default: 1 on CPU)")
     parser.add_argument("--demo", action="store_true")
     args = parser.parse_args()
     folder = args.folder

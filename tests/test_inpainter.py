@@ -174,7 +174,9 @@ def test_types_round_trip(inp: Inpainter, tmp_path: Path) -> None:
     as_np = inp.inpaint(pil, mask, output_type="np")
     assert isinstance(as_np, np.ndarray) and np.array_equal(as_np, arr)
     as_pt = inp.inpaint(pil, mask, output_type="pt")
-    assert as_pt.shape == (4, 70, 90) and torch.equal(as_pt, torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255)
+    assert as_pt.shape == (4, 70, 90) and torch.equal(
+        as_pt, torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255
+    )
     gray = _image(70, 90, 1)
     g = inp.inpaint(gray, mask)
     assert g.shape == gray.shape and np.array_equal(g[~hole], gray[~hole])
@@ -302,7 +304,7 @@ def test_inpaint_batch_matches_single_calls_and_batches(inp: Inpainter, monkeypa
     for a, b, m in zip(results, expected, masks, strict=True):  # equal up to uint8 rounding of float noise
         assert np.array_equal(a[m == 0], b[m == 0])
         assert np.abs(a.astype(int) - b).max() <= 1 and (a != b).mean() < 0.01
-    assert sum(calls) == 5 and max(calls) <= inp.batch_size
+    assert sum(calls) == 5 and max(calls) == 2  # batch_size=2 windows per forward, one window per image
     shared = list(inp.inpaint_batch(iter([images[0]] * 2), masks[0], progress=False))
     assert np.array_equal(shared[0], shared[1]) and np.abs(shared[0].astype(int) - expected[0]).max() <= 1
     details = next(inp.inpaint_batch(images, masks, progress=False, return_details=True))
@@ -347,3 +349,13 @@ def test_arguments_are_checked_even_when_there_is_nothing_to_fill(inp: Inpainter
         inp.inpaint(image, empty, strategy="bogus")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="crop margin"):
         inp.inpaint(image, empty, crop_margin=float("nan"))
+
+
+def test_batch_size_auto_and_explicit(inp: Inpainter) -> None:
+    assert inp.batch_size == 1  # on the CPU, where larger batches are slower per image
+    assert Inpainter(inp.model, batch_size=3).batch_size == 3
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(InvalidInputError, match="batch_size"):
+            Inpainter(inp.model, batch_size=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        next(inp.inpaint_batch([_image(8, 8)], np.ones((8, 8), bool), batch_size=0, progress=False))
