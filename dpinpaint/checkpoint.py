@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError
+from .files import atomic_write
 
 __all__ = [
     "CONFIG_NAME",
@@ -67,19 +67,6 @@ def is_checkpoint_folder(path: str | os.PathLike[str]) -> bool:
     return Path(path).is_dir() and (Path(path) / CONFIG_NAME).is_file()
 
 
-def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_tensors(
     tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None
 ) -> None:
@@ -101,7 +88,7 @@ def save_tensors(
             seen.add(ptr)
         data[key] = t
     meta = {"format": "pt", **(metadata or {})}
-    _atomic_write(Path(path), lambda tmp: save_file(data, tmp, metadata=meta))
+    atomic_write(Path(path), lambda tmp: save_file(data, tmp, metadata=meta))
 
 
 def load_tensors(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -198,7 +185,7 @@ def save_model(
     dtype = VARIANTS.get(variant or "", torch.float32)
     state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     save_tensors(state, folder / name, metadata={"dpinpaint_version": __version__, "model": config.name})
-    _atomic_write(folder / CONFIG_NAME, lambda tmp: config.to_json(tmp))
+    atomic_write(folder / CONFIG_NAME, lambda tmp: config.to_json(tmp))
     logger.info("saved %s (%d tensors) to %s", name, len(state), folder)
     return folder / name
 

@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from . import __version__
+from .batch import Record
 from .config import ModelConfig, get_preset, list_presets
-from .errors import DPInpaintError
+from .errors import DPInpaintError, InvalidInputError
 
 __all__ = ["main", "build_parser"]
 
@@ -100,6 +103,241 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     sg.set_defaults(func=_cmd_convert_stylegan2)
 
 
+# -- inpaint ------------------------------------------------------------------------------------
+def _cmd_inpaint(args: argparse.Namespace) -> int:
+    from .batch import BatchRunner, find_images, output_path, pair_masks, parse_shard, select_shard
+    from .files import remove_stale_temporaries
+    from .inpainter import Inpainter
+
+    shard = parse_shard(args.shard) if args.shard else (0, 1)
+    mask_is_dir = Path(args.mask).is_dir()
+    images = find_images(
+        args.inputs, recursive=args.recursive, exclude_suffix=args.mask_suffix if mask_is_dir else None
+    )
+    pairs = pair_masks(images, args.mask, suffix=args.mask_suffix)
+    pairs = select_shard(pairs, *shard)
+    out_dir = Path(args.output)
+    pairs = [replace(p, output=output_path(out_dir, p.relative, args.format)) for p in pairs]
+    by_output: dict[Path, list[str]] = {}
+    for p in pairs:
+        by_output.setdefault(p.output, []).append(str(p.image))  # type: ignore[arg-type]
+    clashes = {out: srcs for out, srcs in by_output.items() if len(srcs) > 1}
+    if clashes:
+        out, srcs = next(iter(clashes.items()))
+        raise InvalidInputError(
+            f"{len(clashes)} output path(s) would be written twice, e.g. {out} from {', '.join(srcs)}"
+        )
+    if not pairs:
+        raise InvalidInputError(
+            "no images found in " + ", ".join(args.inputs) + (f" for shard {args.shard}" if args.shard else "")
+        )
+    existing = [p for p in pairs if p.output is not None and p.output.exists()]
+    if existing and not (args.skip_existing or args.overwrite):
+        raise InvalidInputError(
+            f"{len(existing)} output(s) already exist in {out_dir} (e.g. {existing[0].output}); pass --skip-existing "
+            "to keep them (resume a run) or --overwrite to replace them"
+        )
+    if out_dir.is_dir():
+        removed = remove_stale_temporaries(out_dir)
+        if removed:
+            _log(args, f"removed {removed} temporary file(s) left by an interrupted run")
+
+    records_out = sys.stdout
+    skipped = [p for p in pairs if args.skip_existing and p.output is not None and p.output.exists()]
+    todo = [p for p in pairs if p not in set(skipped)] if skipped else pairs
+
+    inp = Inpainter.from_pretrained(args.model, revision=args.revision, device=args.device, dtype=args.dtype)
+    runner = BatchRunner(
+        inp,
+        inpaint_kwargs={
+            "strategy": args.strategy,
+            "invert_mask": args.invert_mask,
+            "mask_from_alpha": args.mask_from_alpha,
+        },
+        seed=args.seed,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        quality=args.quality,
+    )
+    from tqdm.auto import tqdm
+
+    show = not args.quiet and (args.progress or sys.stderr.isatty())
+    with tqdm(total=len(pairs), disable=not show, unit="image", desc="inpainting", file=sys.stderr) as bar:
+
+        def report(record: Record) -> None:
+            bar.update(1)
+            if args.json:
+                print(record.to_json(), file=records_out, flush=True)
+            if record.status == "failed":
+                bar.write(f"dpinpaint: failed: {record.input}: {record.error}", file=sys.stderr)
+
+        from .batch import Summary
+
+        summary = Summary()
+        for p in skipped:
+            record = runner._record(p, "skipped")
+            summary.add(record)
+            report(record)
+        done = runner.run(todo, on_record=report)
+    for record in done.records:
+        summary.add(record)
+    summary.seconds = done.seconds
+    if not args.quiet or summary.failed:
+        print(f"dpinpaint: {summary.line()}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _log(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(f"dpinpaint: {message}", file=sys.stderr)
+
+
+def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "inpaint",
+        help="inpaint image files and folders",
+        description="Inpaint images (files and/or folders) with their masks (white = fill) and write the results "
+        "under OUTPUT with the same relative paths. Masks: one file for all images, or a folder where "
+        "photo.png pairs with photo_mask.png (--mask-suffix) or photo.png. Outputs are written atomically; a "
+        "bad image or mask is reported and the run goes on; the exit status is 1 if any image failed.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
+    p.add_argument("--mask", "-m", required=True, help="a mask file for all images, or a folder of masks")
+    p.add_argument("--output", "-o", required=True, help="output folder (created if needed)")
+    p.add_argument("--model", default="ffhq-256", help="model name, org/repo[@revision] or checkpoint folder")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
+    p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
+    p.add_argument("--invert-mask", action="store_true", help="fill the black pixels of the masks instead")
+    p.add_argument("--mask-from-alpha", action="store_true", help="read masks from their alpha channel")
+    p.add_argument("--mask-suffix", default="_mask", help="suffix of mask file stems (default _mask)")
+    p.add_argument("--batch-size", type=_positive_int, help="windows per forward pass (default: 1 on CPU, 8 on GPU)")
+    p.add_argument("--workers", type=_non_negative_int, default=2, help="threads decoding/encoding images (default 2)")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    exist = p.add_mutually_exclusive_group()
+    exist.add_argument("--skip-existing", action="store_true", help="keep outputs that exist (resume a run)")
+    exist.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    p.add_argument("--format", default="same", choices=["same", "png", "jpg", "webp"], help="output format")
+    p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument("--seed", type=int, help="re-draw the StyleGAN2 noise from this seed (default: deterministic)")
+    p.add_argument("--shard", help="K/N: process the K-th of N deterministic shares (K = 0..N-1)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (failures still shown)")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a TTY")
+    p.set_defaults(func=_cmd_inpaint)
+
+
+def _quality(text: str) -> int:
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"expected a quality in 1..100, got {value}")
+    return value
+
+
+# -- download / list / env ----------------------------------------------------------------------
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .checkpoint import read_config
+    from .hub import resolve_checkpoint
+
+    folder = resolve_checkpoint(args.model, revision=args.revision, variant=args.variant)
+    config = read_config(folder)
+    print(f"{args.model}: {config.name} ({config.resolution}x{config.resolution}) in {folder}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .hub import list_models
+
+    if not args.cached:
+        for model in list_models():
+            print(model)
+        return 0
+    from huggingface_hub import constants, scan_cache_dir
+
+    from .checkpoint import CONFIG_NAME
+
+    try:
+        cache = scan_cache_dir()
+    except Exception as exc:  # the cache folder does not exist yet, or is unreadable
+        print(f"no Hugging Face cache ({exc})")
+        return 0
+    rows = []
+    for repo in sorted(cache.repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model":
+            continue
+        for rev in repo.revisions:
+            names = {f.file_name for f in rev.files}
+            if CONFIG_NAME in names and any(n.endswith(".safetensors") for n in names):
+                rows.append(
+                    f"{repo.repo_id:<32} {rev.commit_hash[:12]}  {rev.size_on_disk / 1e6:8.1f} MB  {', '.join(sorted(names))}"
+                )
+    print(
+        "\n".join(rows)
+        if rows
+        else f"no dpinpaint checkpoints in the cache at {constants.HF_HUB_CACHE}"
+    )
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    import platform
+    from importlib import metadata
+
+    import torch
+    from huggingface_hub import constants
+
+    from .device import resolve_device
+    from .ops import torchvision_kernels_available
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    device = resolve_device("auto")
+    facts = {
+        "dpinpaint": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": version("torchvision"),
+        "torchvision kernels active": torchvision_kernels_available(),
+        "numpy": version("numpy"),
+        "pillow": version("pillow"),
+        "huggingface-hub": version("huggingface-hub"),
+        "safetensors": version("safetensors"),
+        "opencv-python": version("opencv-python"),
+        "device (auto)": str(device),
+        "cuda available": torch.cuda.is_available(),
+        "torch threads": torch.get_num_threads(),
+        "hub endpoint": constants.ENDPOINT,
+        "hub cache": constants.HF_HUB_CACHE,
+        "hub offline": bool(constants.HF_HUB_OFFLINE),
+    }
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    else:
+        for key, value in facts.items():
+            print(f"{key + ':':<28}{value}")
+    return 0
+
+
+def _add_hub_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    download = sub.add_parser("download", help="download a model into the Hugging Face cache")
+    download.add_argument("model", help="model name (dpinpaint list) or org/repo[@revision]")
+    download.add_argument("--revision", help="branch, tag or commit")
+    download.add_argument("--variant", choices=["fp16"], help="download model.fp16.safetensors instead")
+    download.set_defaults(func=_cmd_download)
+    models = sub.add_parser("list", help="list the pretrained model names (or the cached checkpoints)")
+    models.add_argument("--cached", action="store_true", help="list the checkpoints in the Hugging Face cache")
+    models.set_defaults(func=_cmd_list)
+    env = sub.add_parser("env", help="versions, device, cache location, torchvision kernels")
+    env.add_argument("--json", action="store_true", help="print JSON")
+    env.set_defaults(func=_cmd_env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dpinpaint", description="Dual-path image inpainting (CVPR 2022).")
     parser.add_argument("--version", action="version", version=f"dpinpaint {__version__}")
@@ -119,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     presets.set_defaults(func=_cmd_presets)
 
     _add_convert(sub)
+    _add_inpaint(sub)
+    _add_hub_commands(sub)
     return parser
 
 

@@ -361,13 +361,13 @@ class Inpainter:
                         raise InvalidInputError(f"fewer masks than images: no mask for image {index}") from None
                 pending.append(self._prepare(image, mask, **kwargs))
                 if sum(len(j.inputs) for j in pending) >= batch_size:
-                    yield from self._flush(pending, seed, output_type, return_details, bar, batch_size)
+                    yield from self._complete(pending, seed, output_type, return_details, bar, batch_size)
                     pending = []
-            yield from self._flush(pending, seed, output_type, return_details, bar, batch_size)
+            yield from self._complete(pending, seed, output_type, return_details, bar, batch_size)
         if mask_iter is not None and next(mask_iter, None) is not None:
             raise InvalidInputError("more masks than images")
 
-    def _flush(
+    def _complete(
         self,
         jobs: list[_Job],
         seed: int | None,
@@ -376,6 +376,7 @@ class Inpainter:
         bar: Any,
         batch_size: int,
     ) -> Iterator[Any]:
+        """Run the network on the windows of prepared ``jobs`` together; yield each job's result in order."""
         outputs = self._forward([x for j in jobs for x in j.inputs], seed, batch_size)
         start = 0
         for job in jobs:
@@ -387,7 +388,8 @@ class Inpainter:
                 details,
             )
             start += n
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
 
     def _prepare(
         self,

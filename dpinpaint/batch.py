@@ -1,0 +1,382 @@
+"""Batch inpainting of files and folders (what ``dpinpaint inpaint`` runs).
+
+- :func:`find_images` lists the image files of the inputs (files and folders);
+- :func:`pair_masks` gives each image its mask: one mask file for all, or, in a mask folder,
+  ``<stem><suffix>.<ext>`` (``photo.png`` + ``photo_mask.png``) then ``<stem>.<ext>``, at the
+  same relative path; images without a mask are kept, with ``mask=None``, to be reported;
+- :func:`select_shard` keeps a deterministic ``1/N`` of the pairs (by a hash of each image's
+  relative path, so it does not depend on the order or the number of files);
+- :class:`BatchRunner` decodes images in background threads while the model runs, batches the
+  network, writes every output atomically, and reports one :class:`Record` per image; a bad
+  image or mask is reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .errors import InvalidInputError
+from .files import atomic_write
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "OUTPUT_FORMATS",
+    "Pair",
+    "Record",
+    "Summary",
+    "BatchRunner",
+    "find_images",
+    "pair_masks",
+    "select_shard",
+    "parse_shard",
+    "output_path",
+    "save_image",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File extensions read as images (case-insensitive).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+#: ``--format`` values other than ``same``: (PIL format, extension).
+OUTPUT_FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One unit of work: an image, its mask (None: none was found), and where the result goes."""
+
+    image: Path
+    relative: str  # the image's path relative to its input root (POSIX), used for outputs and sharding
+    mask: Path | None = None
+    output: Path | None = None
+
+
+@dataclass
+class Record:
+    """The outcome of one image; :meth:`to_json` is one line of ``--json`` output."""
+
+    input: str
+    mask: str | None
+    output: str | None
+    status: str  # "ok", "failed" or "skipped"
+    seconds: float = 0.0
+    strategy: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass
+class Summary:
+    """Counts of a run."""
+
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    records: list[Record] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        self.records.append(record)
+        if record.status == "ok":
+            self.succeeded += 1
+        elif record.status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+
+    def line(self) -> str:
+        total = self.succeeded + self.failed + self.skipped
+        rate = f", {self.succeeded / self.seconds:.2f} images/s" if self.seconds > 0 and self.succeeded else ""
+        return (
+            f"{total} image(s): {self.succeeded} succeeded, {self.failed} failed, {self.skipped} skipped "
+            f"in {self.seconds:.1f} s{rate}"
+        )
+
+
+def find_images(
+    inputs: Iterable[str | os.PathLike[str]], *, recursive: bool = False, exclude_suffix: str | None = None
+) -> list[tuple[Path, str]]:
+    """``(file, relative path)`` of every image among ``inputs`` (files, and the images in folders).
+
+    Folders are listed in sorted order (sub-folders with ``recursive``); a file named
+    directly is taken whatever its extension. Files whose stem ends with ``exclude_suffix``
+    (masks sitting next to their images) and hidden files are left out of folders.
+
+    Raises:
+        InvalidInputError: an input that does not exist.
+    """
+    found: list[tuple[Path, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = path.rglob("*") if recursive else path.iterdir()
+            for f in sorted(p for p in files if p.is_file() and _is_image(p)):
+                if exclude_suffix and f.stem.endswith(exclude_suffix):
+                    continue
+                found.append((f, f.relative_to(path).as_posix()))
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise InvalidInputError(f"input {path} does not exist")
+    return found
+
+
+def pair_masks(images: list[tuple[Path, str]], mask: str | os.PathLike[str], suffix: str = "_mask") -> list[Pair]:
+    """Give each image its mask (see the module docstring); ``mask=None`` where none exists.
+
+    Raises:
+        InvalidInputError: ``mask`` does not exist.
+    """
+    mask = Path(mask)
+    if mask.is_file():
+        return [Pair(image, rel, mask) for image, rel in images if image.resolve() != mask.resolve()]
+    if not mask.is_dir():
+        raise InvalidInputError(f"--mask {mask} does not exist (give a mask file or a folder of masks)")
+    by_stem: dict[str, list[Path]] = {}
+    for f in mask.rglob("*"):
+        if f.is_file() and _is_image(f):
+            by_stem.setdefault(f.relative_to(mask).with_suffix("").as_posix(), []).append(f)
+    pairs = []
+    for image, rel in images:
+        stem = Path(rel).with_suffix("").as_posix()
+        found = None
+        for key in (stem + suffix, stem) if suffix else (stem,):
+            candidates = sorted(p for p in by_stem.get(key, []) if p.resolve() != image.resolve())
+            if candidates:
+                found = candidates[0]
+                break
+        pairs.append(Pair(image, rel, found))
+    return pairs
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with ``0 <= K < N``."""
+    try:
+        k_text, n_text = text.split("/")
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise InvalidInputError(f"--shard must look like K/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= k < n:
+        raise InvalidInputError(f"--shard K/N needs 0 <= K < N (shards are numbered from 0), got {text!r}")
+    return k, n
+
+
+def select_shard(pairs: list[Pair], k: int, n: int) -> list[Pair]:
+    """The pairs of shard ``k`` of ``n``: those whose relative path hashes to ``k`` (stable across runs and machines)."""
+    if n == 1:
+        return list(pairs)
+    return [p for p in pairs if int(hashlib.sha1(p.relative.encode("utf-8")).hexdigest(), 16) % n == k]
+
+
+def output_path(out_dir: Path, relative: str, fmt: str) -> Path:
+    """Where the result of ``relative`` goes: same relative path, extension set by ``fmt`` (``same`` keeps it)."""
+    target = out_dir / relative
+    if fmt == "same":
+        return target
+    return target.with_suffix(OUTPUT_FORMATS[fmt][1])
+
+
+def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = None, quality: int = 95) -> list[str]:
+    """Write ``image`` atomically in the format of ``path``'s extension; returns notes (e.g. alpha dropped).
+
+    EXIF (with the orientation already applied, so without an orientation tag) and the ICC
+    profile of the input are kept when the format stores them.
+    """
+    notes: list[str] = []
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInputError(f"cannot write {path.suffix!r} files; use --format png, jpg or webp")
+    if fmt == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
+        if image.mode in ("RGBA", "LA", "PA"):
+            notes.append("alpha dropped: JPEG has no alpha channel (use --format png or webp to keep it)")
+        image = image.convert("L" if image.mode in ("LA", "I;16", "I") else "RGB")
+    kwargs: dict[str, Any] = {}
+    info = image.info
+    if info.get("icc_profile"):
+        kwargs["icc_profile"] = info["icc_profile"]
+    exif = info.get("exif")
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        kwargs["exif"] = exif
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    if fmt == "JPEG":
+        kwargs["subsampling"] = 0 if quality >= 90 else -1
+    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
+    return notes
+
+
+class BatchRunner:
+    """Inpaint a list of :class:`Pair` with background decoding and atomic writes.
+
+    Args:
+        inpainter: the model.
+        inpaint_kwargs: ``strategy``, ``invert_mask``, ``mask_from_alpha``, ``mask_threshold``.
+        seed: see :meth:`~dpinpaint.Inpainter.inpaint`.
+        batch_size: windows per forward pass (None: the inpainter's).
+        workers: background threads that decode inputs and encode outputs (0: all in this thread).
+        quality: JPEG/WebP quality.
+    """
+
+    def __init__(
+        self,
+        inpainter: Any,
+        *,
+        inpaint_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        batch_size: int | None = None,
+        workers: int = 2,
+        quality: int = 95,
+    ) -> None:
+        if workers < 0:
+            raise InvalidInputError(f"--workers must be >= 0, got {workers}")
+        self.inpainter = inpainter
+        self.inpaint_kwargs = dict(inpaint_kwargs or {})
+        self.seed = seed
+        self.batch_size = batch_size or inpainter.batch_size
+        self.workers = workers
+        self.quality = quality
+
+    def run(self, pairs: list[Pair], on_record: Callable[[Record], None] | None = None) -> Summary:
+        """Process ``pairs`` in order (outputs must be set); ``on_record`` sees each record as it completes."""
+        summary = Summary()
+        start = time.perf_counter()
+
+        def emit(record: Record) -> None:
+            summary.add(record)
+            if on_record is not None:
+                on_record(record)
+
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dpinpaint-io") if self.workers else None
+        try:
+            for record in self._records(pairs, pool):
+                emit(record)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def _submit(self, pool: ThreadPoolExecutor | None, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        if pool is not None:
+            return pool.submit(fn, *args)
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def _decode(self, pair: Pair) -> tuple[Any, float]:
+        """Read the image and mask and cut the network inputs (runs in a worker)."""
+        t0 = time.perf_counter()
+        job = self.inpainter._prepare(str(pair.image), str(pair.mask), **self.inpaint_kwargs)
+        return job, time.perf_counter() - t0
+
+    def _encode(self, pair: Pair, result: Any, source_seconds: float) -> Record:
+        """Write the result (runs in a worker)."""
+        t0 = time.perf_counter()
+        assert pair.output is not None
+        notes = save_image(result.image, pair.output, quality=self.quality)
+        record = self._record(pair, "ok", source_seconds + time.perf_counter() - t0)
+        record.strategy = ",".join(result.strategy)
+        record.error = "; ".join(notes) or None
+        return record
+
+    def _record(self, pair: Pair, status: str, seconds: float = 0.0, error: str | None = None) -> Record:
+        return Record(
+            input=str(pair.image),
+            mask=None if pair.mask is None else str(pair.mask),
+            output=None if pair.output is None or status == "failed" else str(pair.output),
+            status=status,
+            seconds=round(seconds, 4),
+            error=error,
+        )
+
+    def _records(self, pairs: list[Pair], pool: ThreadPoolExecutor | None) -> Iterator[Record]:
+        ahead = max(2, 2 * self.workers) + self.batch_size  # decodes in flight
+        todo = deque(pairs)
+        decoding: deque[tuple[Pair, Future[Any]]] = deque()
+        writing: deque[Future[Record]] = deque()
+        batch: list[tuple[Pair, Any, float]] = []
+
+        def fill() -> None:
+            while todo and len(decoding) < ahead:
+                pair = todo.popleft()
+                if pair.mask is None:
+                    decoding.append((pair, _failed(f"no mask found for {pair.image}")))
+                else:
+                    decoding.append((pair, self._submit(pool, self._decode, pair)))
+
+        fill()
+        while decoding or batch:
+            if decoding:
+                pair, future = decoding.popleft()
+                fill()
+                try:
+                    job, seconds = future.result()
+                except Exception as exc:
+                    yield self._record(pair, "failed", error=_describe(exc))
+                else:
+                    batch.append((pair, job, seconds))
+            windows = sum(len(job.inputs) for _, job, _ in batch)
+            if batch and (windows >= self.batch_size or not decoding):
+                yield from self._run_batch(batch, pool, writing)
+                batch = []
+            while writing and (writing[0].done() or len(writing) > ahead):
+                yield _result_or_failure(writing.popleft())
+        while writing:
+            yield _result_or_failure(writing.popleft())
+
+    def _run_batch(
+        self, batch: list[tuple[Pair, Any, float]], pool: ThreadPoolExecutor | None, writing: deque[Future[Record]]
+    ) -> Iterator[Record]:
+        t0 = time.perf_counter()
+        jobs = [job for _, job, _ in batch]
+        try:
+            results = list(self.inpainter._complete(jobs, self.seed, None, True, None, self.batch_size))
+        except Exception as exc:
+            for pair, _, _ in batch:
+                yield self._record(pair, "failed", error=_describe(exc))
+            return
+        per_window = (time.perf_counter() - t0) / max(1, sum(len(j.inputs) for j in jobs))
+        for (pair, job, seconds), result in zip(batch, results, strict=True):
+            future = self._submit(pool, self._encode, pair, result, seconds + per_window * len(job.inputs))
+            future.pair = pair  # type: ignore[attr-defined]
+            writing.append(future)
+
+
+def _failed(message: str) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(InvalidInputError(message + " (masks pair by stem: photo.png + photo_mask.png)"))
+    return future
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if exc.__class__.__module__.startswith("dpinpaint") else f"{type(exc).__name__}: {exc}"
+
+
+def _result_or_failure(future: Future[Record]) -> Record:
+    try:
+        return future.result()
+    except Exception as exc:
+        pair: Pair = future.pair  # type: ignore[attr-defined]
+        return Record(str(pair.image), str(pair.mask), None, "failed", 0.0, None, _describe(exc))
