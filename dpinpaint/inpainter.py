@@ -33,6 +33,7 @@ from .errors import DPInpaintWarning, InvalidInputError
 from .hub import PretrainedModel, resolve_checkpoint, upload_folder
 from .hub import list_models as _list_models
 from .image_io import ImageData, OutputType, read_image
+from .inversion import InversionConfig, initial_latent, optimize_latent
 from .masks import read_mask
 from .models import DualPathNet
 from .strategies import Strategy, Window, check_strategy, model_to_window, plan_windows, window_to_model
@@ -62,6 +63,13 @@ class InpaintResult:
         inversion: the StyleGAN2 path's image ``I_s`` per window ``(N, 3, R, R)`` in [0, 1]
             (None for a feed-forward-only model).
         latent: the W+ code per window ``(N, n_latent, w_dim)`` (None without inversion).
+        masked: the network input per window (holes zeroed) ``(N, 3, R, R)`` in [0, 1].
+        known: the network's mask per window ``(N, 1, R, R)``, 1 = observed.
+        offsets, modulations: per deformable fusion resolution ``r``, the DCN offsets
+            ``(N, 2*k*k, r, r)`` (interleaved ``(dy, dx)`` per tap, in pixels at ``r``) and
+            modulations ``(N, k*k, r, r)`` in (0, 1).
+        inversion_loss: for ``inversion="optimize"/"hybrid"``, the masked reconstruction
+            loss of ``I_s`` before each step, ``(N, steps)``.
     """
 
     image: Any
@@ -71,6 +79,18 @@ class InpaintResult:
     generated: torch.Tensor | None = None
     inversion: torch.Tensor | None = None
     latent: torch.Tensor | None = None
+    masked: torch.Tensor | None = None
+    known: torch.Tensor | None = None
+    offsets: dict[int, torch.Tensor] = field(default_factory=dict)
+    modulations: dict[int, torch.Tensor] = field(default_factory=dict)
+    inversion_loss: torch.Tensor | None = None
+    fusion_kernel_size: int = 3
+
+    def figure(self, window: int = 0, pixel: tuple[int, int] | None = None, resolution: int | None = None) -> Any:
+        """The explanation figure of network input ``window`` (see :func:`dpinpaint.explain.explain_figure`)."""
+        from .explain import explain_figure
+
+        return explain_figure(self, window=window, pixel=pixel, resolution=resolution)
 
 
 @dataclass
@@ -277,6 +297,11 @@ class Inpainter:
         output_type: OutputType | None = None,
         return_details: bool = False,
         crop_margin: float = 0.5,
+        inversion: str = "learned",
+        steps: int = 1000,
+        inversion_lr: float = 0.01,
+        inversion_loss: str = "l1",
+        progress: bool = True,
     ) -> Any:
         """Fill the masked region of ``image``.
 
@@ -294,6 +319,12 @@ class Inpainter:
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` instead of the input's type.
             return_details: return an :class:`InpaintResult` instead of the image.
             crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
+            inversion: ``"learned"`` (the encoder, default), ``"optimize"`` (Adam on the W+ code
+                from ``w_avg``) or ``"hybrid"`` (Adam from the encoder's code); see
+                :mod:`dpinpaint.inversion`.
+            steps, inversion_lr, inversion_loss: the optimisation of ``"optimize"``/``"hybrid"``
+                (1,000 steps as in the paper; lr 0.01; ``"l1"`` or ``"l2"`` on the known pixels).
+            progress: show a progress bar over the optimisation steps (on a terminal).
 
         Returns:
             The inpainted image in the input's type (a PIL image for a path), same size, every
@@ -312,8 +343,17 @@ class Inpainter:
             crop_margin=crop_margin,
         )
         _check_output_type(output_type)
-        outputs = self._forward([x for x in job.inputs], seed)
+        inv = self._inversion_config(inversion, steps, inversion_lr, inversion_loss)
+        outputs = self._forward(job.inputs, seed, inversion=inv, details=return_details, progress=progress)
         return self._finish(job, outputs, output_type, return_details)
+
+    def _inversion_config(self, method: str, steps: int, lr: float, loss: str) -> InversionConfig:
+        config = InversionConfig(method, steps, lr, loss)  # type: ignore[arg-type]
+        if config.method != "learned" and not self.config.uses_inversion:
+            raise InvalidInputError(
+                f"inversion={config.method!r} needs the inversion path, but this model has paths={self.config.paths!r}"
+            )
+        return config
 
     def inpaint_batch(
         self,
@@ -346,6 +386,13 @@ class Inpainter:
         seed, output_type = kwargs.pop("seed", None), kwargs.pop("output_type", None)
         return_details = kwargs.pop("return_details", False)
         _check_output_type(output_type)
+        inv = self._inversion_config(
+            kwargs.pop("inversion", "learned"),
+            kwargs.pop("steps", 1000),
+            kwargs.pop("inversion_lr", 0.01),
+            kwargs.pop("inversion_loss", "l1"),
+        )
+        inv_progress = progress  # a second bar over the optimisation steps, if any
         single_mask = isinstance(masks, str | os.PathLike | Image.Image | np.ndarray | torch.Tensor)
         mask_iter = None if single_mask else iter(masks)
         total = len(images) if hasattr(images, "__len__") else None  # type: ignore[arg-type]
@@ -361,9 +408,20 @@ class Inpainter:
                         raise InvalidInputError(f"fewer masks than images: no mask for image {index}") from None
                 pending.append(self._prepare(image, mask, **kwargs))
                 if sum(len(j.inputs) for j in pending) >= batch_size:
-                    yield from self._complete(pending, seed, output_type, return_details, bar, batch_size)
+                    yield from self._complete(
+                        pending,
+                        seed,
+                        output_type,
+                        return_details,
+                        bar,
+                        batch_size,
+                        inversion=inv,
+                        progress=inv_progress,
+                    )
                     pending = []
-            yield from self._complete(pending, seed, output_type, return_details, bar, batch_size)
+            yield from self._complete(
+                pending, seed, output_type, return_details, bar, batch_size, inversion=inv, progress=inv_progress
+            )
         if mask_iter is not None and next(mask_iter, None) is not None:
             raise InvalidInputError("more masks than images")
 
@@ -375,18 +433,23 @@ class Inpainter:
         details: bool,
         bar: Any,
         batch_size: int,
+        *,
+        inversion: InversionConfig | None = None,
+        progress: bool = False,
     ) -> Iterator[Any]:
         """Run the network on the windows of prepared ``jobs`` together; yield each job's result in order."""
-        outputs = self._forward([x for j in jobs for x in j.inputs], seed, batch_size)
+        outputs = self._forward(
+            [x for j in jobs for x in j.inputs],
+            seed,
+            batch_size,
+            inversion=inversion,
+            details=details,
+            progress=progress,
+        )
         start = 0
         for job in jobs:
             n = len(job.inputs)
-            yield self._finish(
-                job,
-                {k: (v[start : start + n] if v is not None else None) for k, v in outputs.items()},
-                output_type,
-                details,
-            )
+            yield self._finish(job, _slice(outputs, start, start + n), output_type, details)
             start += n
             if bar is not None:
                 bar.update(1)
@@ -451,27 +514,63 @@ class Inpainter:
         return job
 
     def _forward(
-        self, inputs: list[tuple[torch.Tensor, torch.Tensor]], seed: int | None, batch_size: int | None = None
+        self,
+        inputs: list[tuple[torch.Tensor, torch.Tensor]],
+        seed: int | None,
+        batch_size: int | None = None,
+        *,
+        inversion: InversionConfig | None = None,
+        details: bool = False,
+        progress: bool = False,
     ) -> dict[str, Any]:
-        """Run the network over ``inputs`` in batches of ``batch_size`` (default :attr:`batch_size`);
-        outputs on the CPU (images in [0, 1])."""
+        """Run the network over ``inputs`` in batches of ``batch_size`` (default :attr:`batch_size`).
+
+        Returns, on the CPU: ``output`` (N, 3, R, R) in [-1, 1]; ``generated``, ``inversion``
+        in [0, 1]; ``latent``; with ``details`` also ``masked`` (the network input in [0, 1]),
+        ``known``, ``offsets`` / ``modulations`` ({r: (N, ...)}) and ``inversion_loss``
+        (N, steps) for an optimised inversion.
+        """
         batch_size = batch_size or self.batch_size
-        parts: dict[str, list[torch.Tensor | None]] = {"output": [], "generated": [], "inversion": [], "latent": []}
+        inversion = inversion or InversionConfig()
+        keys = ["output", "generated", "inversion", "latent"]
+        if details:
+            keys += ["masked", "known", "inversion_loss"]
+        parts: dict[str, list[Any]] = {k: [] for k in keys}
+        offsets: list[dict[int, torch.Tensor]] = []
+        modulations: list[dict[int, torch.Tensor]] = []
         if not inputs:
             return {k: None for k in parts}
-        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]), torch.inference_mode():
+        noise = "const" if seed is None else "random"
+        with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
             if seed is not None:
                 torch.manual_seed(seed)
             for start in range(0, len(inputs), batch_size):
                 chunk = inputs[start : start + batch_size]
                 image = torch.stack([x for x, _ in chunk]).to(self.device, self.dtype)
                 known = torch.stack([k for _, k in chunk]).to(self.device, self.dtype)
-                out = self.model(image, known, noise_mode="const" if seed is None else "random")
+                latent, losses = None, None
+                if inversion.optimizes:
+                    with torch.inference_mode():
+                        init = initial_latent(self.model, image * known, known, inversion.method)
+                    latent, trace = optimize_latent(self.model, image, known, init, inversion, progress=progress)
+                    losses = torch.stack(trace.losses, dim=1).float().cpu()
+                with torch.inference_mode():
+                    out = self.model(image, known, latent=latent, noise_mode=noise)
                 parts["output"].append(out.output.float().cpu())
                 parts["generated"].append(_to_01(out.generated))
                 parts["inversion"].append(_to_01(out.inversion))
                 parts["latent"].append(None if out.latent is None else out.latent.float().cpu())
-        return {k: _cat(v) for k, v in parts.items()}
+                if details:
+                    parts["masked"].append(_to_01(image * known))
+                    parts["known"].append(known.float().cpu())
+                    parts["inversion_loss"].append(losses)
+                    offsets.append({r: t.float().cpu() for r, t in out.offsets.items()})
+                    modulations.append({r: t.float().cpu() for r, t in out.modulations.items()})
+        result: dict[str, Any] = {k: _cat(v) for k, v in parts.items()}
+        if details:
+            result["offsets"] = {r: torch.cat([o[r] for o in offsets]) for r in offsets[0]}
+            result["modulations"] = {r: torch.cat([m[r] for m in modulations]) for r in modulations[0]}
+        return result
 
     def _finish(self, job: _Job, outputs: dict[str, Any], output_type: OutputType | None, details: bool) -> Any:
         data = job.data
@@ -492,7 +591,24 @@ class Inpainter:
             generated=outputs["generated"],
             inversion=outputs["inversion"],
             latent=outputs["latent"],
+            masked=outputs.get("masked"),
+            known=outputs.get("known"),
+            offsets=outputs.get("offsets") or {},
+            modulations=outputs.get("modulations") or {},
+            inversion_loss=outputs.get("inversion_loss"),
+            fusion_kernel_size=self.config.deform_kernel_size,
         )
+
+
+def _slice(outputs: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """The entries of windows ``start:stop`` of a :meth:`Inpainter._forward` result."""
+    out: dict[str, Any] = {}
+    for key, value in outputs.items():
+        if isinstance(value, dict):
+            out[key] = {r: t[start:stop] for r, t in value.items()}
+        else:
+            out[key] = None if value is None else value[start:stop]
+    return out
 
 
 def _check_batch_size(batch_size: Any) -> None:
