@@ -25,10 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from .errors import InvalidInputError
 from .files import atomic_write
+from .inversion import InversionConfig
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -78,6 +80,8 @@ class Record:
     seconds: float = 0.0
     strategy: str | None = None
     error: str | None = None
+    #: remarks on a successful image that a script may want to see (e.g. "alpha dropped").
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -112,24 +116,36 @@ class Summary:
 
 
 def find_images(
-    inputs: Iterable[str | os.PathLike[str]], *, recursive: bool = False, exclude_suffix: str | None = None
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    recursive: bool = False,
+    exclude_suffix: str | None = None,
+    exclude_dirs: Iterable[str | os.PathLike[str]] = (),
 ) -> list[tuple[Path, str]]:
     """``(file, relative path)`` of every image among ``inputs`` (files, and the images in folders).
 
     Folders are listed in sorted order (sub-folders with ``recursive``); a file named
     directly is taken whatever its extension. Files whose stem ends with ``exclude_suffix``
-    (masks sitting next to their images) and hidden files are left out of folders.
+    (masks sitting next to their images), hidden files and files under ``exclude_dirs``
+    (the output folder, when it is strictly inside an input folder) are left out of folders.
 
     Raises:
         InvalidInputError: an input that does not exist.
     """
+    excluded = [Path(d).resolve() for d in exclude_dirs]
+
     found: list[tuple[Path, str]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            root = path.resolve()
+            # Only folders strictly inside this input: writing back into the input folder itself is allowed.
+            inside = [d for d in excluded if d != root and d.is_relative_to(root)]
             files = path.rglob("*") if recursive else path.iterdir()
             for f in sorted(p for p in files if p.is_file() and _is_image(p)):
                 if exclude_suffix and f.stem.endswith(exclude_suffix):
+                    continue
+                if inside and any(f.resolve().is_relative_to(d) for d in inside):
                     continue
                 found.append((f, f.relative_to(path).as_posix()))
         elif path.is_file():
@@ -204,14 +220,23 @@ def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = N
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise InvalidInputError(f"cannot write {path.suffix!r} files; use --format png, jpg or webp")
+    info = dict(image.info)
+    if fmt in ("JPEG", "WEBP") and image.mode in ("I;16", "I"):
+        # Image.convert("L") clips 16-bit values at 255 (a near-white image): scale to 8 bits instead.
+        notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit mode (use --format png to keep it)")
+        image = Image.fromarray(_to_8bit(image), mode="L")
     if fmt == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
         if image.mode in ("RGBA", "LA", "PA"):
             notes.append("alpha dropped: JPEG has no alpha channel (use --format png or webp to keep it)")
-        image = image.convert("L" if image.mode in ("LA", "I;16", "I") else "RGB")
+        image = image.convert("L" if image.mode in ("LA", "1") else "RGB")
+    if fmt == "WEBP" and image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if image.mode in ("LA", "PA") else "RGB")
     kwargs: dict[str, Any] = {}
-    info = image.info
-    if info.get("icc_profile"):
-        kwargs["icc_profile"] = info["icc_profile"]
+    icc = info.get("icc_profile")
+    if icc and _icc_fits(icc, image.mode):
+        kwargs["icc_profile"] = icc
+    if info.get("dpi") and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
+        kwargs["dpi"] = info["dpi"]
     exif = info.get("exif")
     if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         kwargs["exif"] = exif
@@ -223,6 +248,21 @@ def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = N
     return notes
 
 
+def _to_8bit(image: Image.Image) -> Any:
+    arr = np.asarray(image).astype(np.float64)
+    return np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8)
+
+
+# The colour space signature of an ICC profile (header bytes 16..20) that fits each PIL mode.
+_ICC_SPACES = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY", "CMYK": b"CMYK"}
+
+
+def _icc_fits(icc: bytes, mode: str) -> bool:
+    """Whether an ICC profile describes ``mode``'s colours (a CMYK profile on an RGB image does not)."""
+    wanted = _ICC_SPACES.get(mode)
+    return wanted is None or len(icc) < 20 or icc[16:20] == wanted
+
+
 class BatchRunner:
     """Inpaint a list of :class:`Pair` with background decoding and atomic writes.
 
@@ -230,6 +270,7 @@ class BatchRunner:
         inpainter: the model.
         inpaint_kwargs: ``strategy``, ``invert_mask``, ``mask_from_alpha``, ``mask_threshold``.
         seed: see :meth:`~dpinpaint.Inpainter.inpaint`.
+        inversion: the inversion strategy (default: learned); see :mod:`dpinpaint.inversion`.
         batch_size: windows per forward pass (None: the inpainter's).
         workers: background threads that decode inputs and encode outputs (0: all in this thread).
         quality: JPEG/WebP quality.
@@ -241,6 +282,7 @@ class BatchRunner:
         *,
         inpaint_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
+        inversion: InversionConfig | None = None,
         batch_size: int | None = None,
         workers: int = 2,
         quality: int = 95,
@@ -250,6 +292,7 @@ class BatchRunner:
         self.inpainter = inpainter
         self.inpaint_kwargs = dict(inpaint_kwargs or {})
         self.seed = seed
+        self.inversion = inversion
         self.batch_size = batch_size or inpainter.batch_size
         self.workers = workers
         self.quality = quality
@@ -298,7 +341,7 @@ class BatchRunner:
         notes = save_image(result.image, pair.output, quality=self.quality)
         record = self._record(pair, "ok", source_seconds + time.perf_counter() - t0)
         record.strategy = ",".join(result.strategy)
-        record.error = "; ".join(notes) or None
+        record.notes = notes
         return record
 
     def _record(self, pair: Pair, status: str, seconds: float = 0.0, error: str | None = None) -> Record:
@@ -312,11 +355,13 @@ class BatchRunner:
         )
 
     def _records(self, pairs: list[Pair], pool: ThreadPoolExecutor | None) -> Iterator[Record]:
+        """Records in the order of ``pairs`` (failures too), whatever ``workers`` and ``batch_size``."""
         ahead = max(2, 2 * self.workers) + self.batch_size  # decodes in flight
         todo = deque(pairs)
         decoding: deque[tuple[Pair, Future[Any]]] = deque()
         writing: deque[Future[Record]] = deque()
-        batch: list[tuple[Pair, Any, float]] = []
+        # (pair, job, decode seconds); job None: decoding failed, the third item is the failure's Record
+        batch: list[tuple[Pair, Any, Any]] = []
 
         def fill() -> None:
             while todo and len(decoding) < ahead:
@@ -334,12 +379,12 @@ class BatchRunner:
                 try:
                     job, seconds = future.result()
                 except Exception as exc:
-                    yield self._record(pair, "failed", error=_describe(exc))
+                    batch.append((pair, None, self._record(pair, "failed", error=_describe(exc))))
                 else:
                     batch.append((pair, job, seconds))
-            windows = sum(len(job.inputs) for _, job, _ in batch)
+            windows = sum(len(job.inputs) for _, job, _ in batch if job is not None)
             if batch and (windows >= self.batch_size or not decoding):
-                yield from self._run_batch(batch, pool, writing)
+                self._run_batch(batch, pool, writing)
                 batch = []
             while writing and (writing[0].done() or len(writing) > ahead):
                 yield _result_or_failure(writing.popleft())
@@ -347,21 +392,40 @@ class BatchRunner:
             yield _result_or_failure(writing.popleft())
 
     def _run_batch(
-        self, batch: list[tuple[Pair, Any, float]], pool: ThreadPoolExecutor | None, writing: deque[Future[Record]]
-    ) -> Iterator[Record]:
+        self, batch: list[tuple[Pair, Any, Any]], pool: ThreadPoolExecutor | None, writing: deque[Future[Record]]
+    ) -> None:
+        """Run the network on the batch and queue, in order, the encoding of each result (or its failure)."""
         t0 = time.perf_counter()
-        jobs = [job for _, job, _ in batch]
+        jobs = [job for _, job, _ in batch if job is not None]
         try:
-            results = list(self.inpainter._complete(jobs, self.seed, None, True, None, self.batch_size))
+            # With a seed, Inpainter._forward runs each window alone after seeding, so results do not
+            # depend on the batch (its size, the shard, a resumed run).
+            done = list(
+                self.inpainter._complete(
+                    jobs, self.seed, None, True, None, self.batch_size, inversion=self.inversion, progress=False
+                )
+            )
+            results = iter(done)
         except Exception as exc:
-            for pair, _, _ in batch:
-                yield self._record(pair, "failed", error=_describe(exc))
+            error = _describe(exc)
+            for pair, job, failure in batch:
+                writing.append(_done(failure if job is None else self._record(pair, "failed", error=error)))
             return
         per_window = (time.perf_counter() - t0) / max(1, sum(len(j.inputs) for j in jobs))
-        for (pair, job, seconds), result in zip(batch, results, strict=True):
+        for pair, job, seconds in batch:
+            if job is None:  # a decoding failure, kept in its place so that records come out in order
+                writing.append(_done(seconds))
+                continue
+            result = next(results)
             future = self._submit(pool, self._encode, pair, result, seconds + per_window * len(job.inputs))
             future.pair = pair  # type: ignore[attr-defined]
             writing.append(future)
+
+
+def _done(record: Record) -> Future[Record]:
+    future: Future[Record] = Future()
+    future.set_result(record)
+    return future
 
 
 def _failed(message: str) -> Future[Any]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .batch import Record
@@ -107,17 +108,21 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def _cmd_inpaint(args: argparse.Namespace) -> int:
     from .batch import BatchRunner, find_images, output_path, pair_masks, parse_shard, select_shard
     from .files import remove_stale_temporaries
-    from .inpainter import Inpainter
 
     shard = parse_shard(args.shard) if args.shard else (0, 1)
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(f"--output {out_dir} is a file; give a folder (created if needed)")
     mask_is_dir = Path(args.mask).is_dir()
     images = find_images(
-        args.inputs, recursive=args.recursive, exclude_suffix=args.mask_suffix if mask_is_dir else None
+        args.inputs,
+        recursive=args.recursive,
+        exclude_suffix=args.mask_suffix if mask_is_dir else None,
+        exclude_dirs=[out_dir],  # outputs of an earlier run inside an input folder are not inputs
     )
     pairs = pair_masks(images, args.mask, suffix=args.mask_suffix)
-    pairs = select_shard(pairs, *shard)
-    out_dir = Path(args.output)
     pairs = [replace(p, output=output_path(out_dir, p.relative, args.format)) for p in pairs]
+    # Clashes are looked for among all pairs, not this shard's only: two shards must not write one file.
     by_output: dict[Path, list[str]] = {}
     for p in pairs:
         by_output.setdefault(p.output, []).append(str(p.image))  # type: ignore[arg-type]
@@ -127,6 +132,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"{len(clashes)} output path(s) would be written twice, e.g. {out} from {', '.join(srcs)}"
         )
+    pairs = select_shard(pairs, *shard)
     if not pairs:
         raise InvalidInputError(
             "no images found in " + ", ".join(args.inputs) + (f" for shard {args.shard}" if args.shard else "")
@@ -138,15 +144,17 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
             "to keep them (resume a run) or --overwrite to replace them"
         )
     if out_dir.is_dir():
-        removed = remove_stale_temporaries(out_dir)
+        # Only this run's outputs: other shards may be writing into the same folder right now.
+        removed = remove_stale_temporaries(out_dir, [p.output for p in pairs if p.output is not None])
         if removed:
             _log(args, f"removed {removed} temporary file(s) left by an interrupted run")
 
     records_out = sys.stdout
-    skipped = [p for p in pairs if args.skip_existing and p.output is not None and p.output.exists()]
-    todo = [p for p in pairs if p not in set(skipped)] if skipped else pairs
+    existing_set = set(existing) if args.skip_existing else set()
+    skipped = [p for p in pairs if p in existing_set]
+    todo = [p for p in pairs if p not in existing_set]
 
-    inp = Inpainter.from_pretrained(args.model, revision=args.revision, device=args.device, dtype=args.dtype)
+    inp, inversion = _load_inpainter(args)
     runner = BatchRunner(
         inp,
         inpaint_kwargs={
@@ -155,6 +163,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
             "mask_from_alpha": args.mask_from_alpha,
         },
         seed=args.seed,
+        inversion=inversion,
         batch_size=args.batch_size,
         workers=args.workers,
         quality=args.quality,
@@ -204,13 +213,7 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--mask", "-m", required=True, help="a mask file for all images, or a folder of masks")
     p.add_argument("--output", "-o", required=True, help="output folder (created if needed)")
-    p.add_argument("--model", default="ffhq-256", help="model name, org/repo[@revision] or checkpoint folder")
-    p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
-    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
-    p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
-    p.add_argument("--invert-mask", action="store_true", help="fill the black pixels of the masks instead")
-    p.add_argument("--mask-from-alpha", action="store_true", help="read masks from their alpha channel")
+    _add_model_arguments(p)
     p.add_argument("--mask-suffix", default="_mask", help="suffix of mask file stems (default _mask)")
     p.add_argument("--batch-size", type=_positive_int, help="windows per forward pass (default: 1 on CPU, 8 on GPU)")
     p.add_argument("--workers", type=_non_negative_int, default=2, help="threads decoding/encoding images (default 2)")
@@ -220,7 +223,6 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     exist.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     p.add_argument("--format", default="same", choices=["same", "png", "jpg", "webp"], help="output format")
     p.add_argument("--quality", type=_quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
-    p.add_argument("--seed", type=int, help="re-draw the StyleGAN2 noise from this seed (default: deterministic)")
     p.add_argument("--shard", help="K/N: process the K-th of N deterministic shares (K = 0..N-1)")
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (failures still shown)")
@@ -228,11 +230,98 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=_cmd_inpaint)
 
 
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``inpaint`` and ``explain``: the model, the mask convention, the strategies."""
+    p.add_argument("--model", default="ffhq-256", help="model name, org/repo[@revision] or checkpoint folder")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
+    p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
+    p.add_argument("--invert-mask", action="store_true", help="fill the black pixels of the masks instead")
+    p.add_argument("--mask-from-alpha", action="store_true", help="read masks from their alpha channel")
+    p.add_argument("--seed", type=int, help="re-draw the StyleGAN2 noise from this seed (default: deterministic)")
+    p.add_argument(
+        "--inversion",
+        default="learned",
+        choices=["learned", "optimize", "hybrid"],
+        help="GAN inversion: the encoder (default), Adam on the latent from w_avg, or Adam from the encoder's code",
+    )
+    p.add_argument("--steps", type=_non_negative_int, default=1000, help="Adam steps of optimize/hybrid (1000)")
+    p.add_argument("--inversion-lr", type=float, default=0.01, help="Adam learning rate of optimize/hybrid (0.01)")
+    p.add_argument("--inversion-loss", default="l1", choices=["l1", "l2"], help="loss on the known pixels (l1)")
+
+
+def _load_inpainter(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The model of ``--model`` and the inversion of ``--inversion``/``--steps``/``--inversion-lr``."""
+    from .inpainter import Inpainter
+
+    inp = Inpainter.from_pretrained(args.model, revision=args.revision, device=args.device, dtype=args.dtype)
+    inversion = inp._inversion_config(args.inversion, args.steps, args.inversion_lr, args.inversion_loss)
+    return inp, inversion
+
+
 def _quality(text: str) -> int:
     value = _positive_int(text)
     if value > 100:
         raise argparse.ArgumentTypeError(f"expected a quality in 1..100, got {value}")
     return value
+
+
+# -- explain ------------------------------------------------------------------------------------
+def _cmd_explain(args: argparse.Namespace) -> int:
+    inp, inversion = _load_inpainter(args)
+    result = inp.inpaint(
+        args.image,
+        args.mask,
+        strategy=args.strategy,
+        invert_mask=args.invert_mask,
+        mask_from_alpha=args.mask_from_alpha,
+        seed=args.seed,
+        inversion=inversion.method,
+        steps=inversion.steps,
+        inversion_lr=inversion.lr,
+        inversion_loss=inversion.loss,
+        return_details=True,
+        progress=not args.quiet,
+    )
+    if not result.windows:
+        raise InvalidInputError(f"the mask of {args.image} is empty: nothing was inpainted, nothing to explain")
+    pixel = None
+    if args.pixel:
+        try:
+            x_text, y_text = args.pixel.split(",")
+            pixel = (int(x_text), int(y_text))
+        except ValueError:
+            raise InvalidInputError(f"--pixel must be X,Y (network-input pixels), got {args.pixel!r}") from None
+    figure = result.figure(window=args.window, pixel=pixel, resolution=args.resolution)
+    from .batch import save_image
+
+    save_image(figure, Path(args.output))
+    if not args.quiet:
+        print(
+            f"wrote {args.output}: window {args.window} of {len(result.windows)} "
+            f"({result.strategy[0]}, inversion={inversion.method})"
+        )
+    return 0
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "explain",
+        help="a figure of what each path produced and where the deformable fusion samples",
+        description="Inpaint one image and draw, at the network's resolution: the masked input, the inversion "
+        "path's image I_s, the feed-forward path's image I_g, the output (the paper's Fig. 8), and the "
+        "deformable fusion's sampling points and modulation for one pixel over I_s (the paper's Fig. 3).",
+    )
+    p.add_argument("image", help="the image file")
+    p.add_argument("--mask", "-m", required=True, help="the mask file (white = fill)")
+    p.add_argument("--output", "-o", required=True, help="the figure to write (.png)")
+    _add_model_arguments(p)
+    p.add_argument("--window", type=_non_negative_int, default=0, help="which network input (crop window) to draw")
+    p.add_argument("--pixel", help="X,Y of the pixel whose sampling points are drawn (default: the hole's centre)")
+    p.add_argument("--resolution", type=_positive_int, help="the deformable fusion resolution (default: the highest)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+    p.set_defaults(func=_cmd_explain)
 
 
 # -- download / list / env ----------------------------------------------------------------------
@@ -272,11 +361,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 rows.append(
                     f"{repo.repo_id:<32} {rev.commit_hash[:12]}  {rev.size_on_disk / 1e6:8.1f} MB  {', '.join(sorted(names))}"
                 )
-    print(
-        "\n".join(rows)
-        if rows
-        else f"no dpinpaint checkpoints in the cache at {constants.HF_HUB_CACHE}"
-    )
+    print("\n".join(rows) if rows else f"no dpinpaint checkpoints in the cache at {constants.HF_HUB_CACHE}")
     return 0
 
 
@@ -358,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_convert(sub)
     _add_inpaint(sub)
+    _add_explain(sub)
     _add_hub_commands(sub)
     return parser
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write", "TEMP_SUFFIX", "remove_stale_temporaries"]
+__all__ = ["atomic_write", "TEMP_SUFFIX", "remove_stale_temporaries", "temporary_name"]
 
 #: Suffix of the temporary files :func:`atomic_write` creates (hidden: they start with a dot).
 TEMP_SUFFIX = ".dpinpaint-tmp"
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh temporary path next to ``path``: ``.<name>.<random>.dpinpaint-tmp``."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
@@ -18,24 +23,49 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
 
     The temporary file lives in the same folder (so the rename is atomic on POSIX and
     Windows) and is removed if ``write`` raises. A process killed part-way leaves at most a
-    hidden ``.<name>.*.dpinpaint-tmp`` file, never a partial ``path``.
+    hidden ``.<name>.*.dpinpaint-tmp`` file, never a partial ``path``. The file gets the
+    permissions of any new file (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(fd)
+    while True:
+        tmp = temporary_name(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        os.close(fd)
+        break
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
-    """Delete the temporary files a killed :func:`atomic_write` left under ``folder``; returns how many."""
+def remove_stale_temporaries(folder: str | os.PathLike[str], targets: Iterable[Path] | None = None) -> int:
+    """Delete the temporary files a killed :func:`atomic_write` left under ``folder``; returns how many.
+
+    With ``targets``, only the temporaries of those final paths are deleted (so a run does not
+    delete the files that another run, e.g. another ``--shard`` writing into the same folder,
+    is writing right now).
+    """
     count = 0
-    for tmp in Path(folder).rglob(f".*{TEMP_SUFFIX}"):
+    if targets is None:
+        candidates: Iterable[Path] = Path(folder).rglob(f".*{TEMP_SUFFIX}")
+    else:
+        wanted: dict[Path, set[str]] = {}
+        for target in targets:
+            wanted.setdefault(target.parent, set()).add(target.name)
+        candidates = (
+            tmp
+            for parent, names in wanted.items()
+            if parent.is_dir()
+            for tmp in parent.glob(f".*{TEMP_SUFFIX}")
+            if tmp.name[1:].rsplit(".", 2)[0] in names
+        )
+    for tmp in list(candidates):
         if tmp.is_file():
             tmp.unlink(missing_ok=True)
             count += 1

@@ -230,7 +230,8 @@ def _from_pil(im: Image.Image, source: str, exif_transposed: bool = False) -> Im
         logger.info("converting a %s-mode image to %s (the output is %s)", mode, target, target)
         info = dict(im.info)
         im = im.convert(target)
-        im.info.update({k: v for k, v in info.items() if k == "icc_profile"})
+        if mode in ("P", "PA"):  # palette colours are RGB: an RGB profile still applies; a CMYK/LAB one would not
+            im.info.update({k: v for k, v in info.items() if k == "icc_profile"})
         mode = target
     if mode in _NATIVE_PIL_16BIT:
         arr = np.asarray(im).astype(np.int32)

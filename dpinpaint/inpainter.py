@@ -315,7 +315,8 @@ class Inpainter:
             invert_mask: fill the black / zero / False pixels instead.
             mask_from_alpha: take the mask from its alpha channel (opaque = fill).
             seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's
-                noise from that seed (a variation of the fill).
+                noise from that seed (a variation of the fill). Each window is then run alone,
+                so its result does not depend on what else is in the batch.
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` instead of the input's type.
             return_details: return an :class:`InpaintResult` instead of the image.
             crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
@@ -541,11 +542,14 @@ class Inpainter:
         if not inputs:
             return {k: None for k in parts}
         noise = "const" if seed is None else "random"
+        # With a seed, each window runs alone right after manual_seed(seed): its random noise then
+        # depends on the seed only, not on its neighbours in the batch (noise is drawn per batch).
+        step = batch_size if seed is None else 1
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            for start in range(0, len(inputs), batch_size):
-                chunk = inputs[start : start + batch_size]
+            for start in range(0, len(inputs), step):
+                if seed is not None:
+                    torch.manual_seed(seed)
+                chunk = inputs[start : start + step]
                 image = torch.stack([x for x, _ in chunk]).to(self.device, self.dtype)
                 known = torch.stack([k for _, k in chunk]).to(self.device, self.dtype)
                 latent, losses = None, None
