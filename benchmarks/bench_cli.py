@@ -3,11 +3,12 @@
 Writes a folder of synthetic photos (JPEG, default 1024x768) with PNG masks, saves a model
 with random weights (speed does not depend on their values), then runs the real command
 (``dpinpaint.cli.main``, in-process, so interpreter start-up is not counted) with
-``--workers 0`` and ``--workers 2`` alternately, and prints the median images/s of each.
+``--workers 0`` and ``--workers N`` (default 2) alternately, and prints the median images/s of each.
 
 Run from the repository root:
     python benchmarks/bench_cli.py [--preset tiny] [--images 48] [--repeats 3]
     python benchmarks/bench_cli.py --preset ffhq-256 --images 8 --repeats 2
+    python benchmarks/bench_cli.py --torch-threads 1 --workers 1   # a core left free for the workers
 Results are recorded in docs/performance.md.
 """
 
@@ -61,8 +62,12 @@ def main() -> None:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--size", default="1024x768", help="WxH of the photos")
+    parser.add_argument("--workers", type=int, default=2, help="the --workers compared with 0 (default 2)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     width, height = (int(v) for v in args.size.split("x"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; preset {args.preset}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +76,7 @@ def main() -> None:
         write_folder(root / "in", args.images, width, height)
         Inpainter.from_config(args.preset, seed=0).save_pretrained(root / "model")
         run(root / "in", root / "model", root / "out", 0)  # warm-up: caches, lazy imports
-        times: dict[int, list[float]] = {0: [], 2: []}
+        times: dict[int, list[float]] = {0: [], args.workers: []}
         for _ in range(args.repeats):
             for workers in times:
                 times[workers].append(run(root / "in", root / "model", root / "out", workers))
@@ -82,8 +87,8 @@ def main() -> None:
             f"--workers {workers}: {median:7.2f} s per folder (median of {len(values)}), "
             f"{args.images / median:6.2f} images/s"
         )
-    ratio = statistics.median(times[0]) / statistics.median(times[2])
-    print(f"speed-up of --workers 2 over --workers 0: {ratio:.2f}x")
+    ratio = statistics.median(times[0]) / statistics.median(times[args.workers])
+    print(f"speed-up of --workers {args.workers} over --workers 0: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

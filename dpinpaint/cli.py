@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -165,7 +166,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         seed=args.seed,
         inversion=inversion,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=_default_workers() if args.workers is None else args.workers,
         quality=args.quality,
     )
     from tqdm.auto import tqdm
@@ -216,7 +217,12 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     _add_model_arguments(p)
     p.add_argument("--mask-suffix", default="_mask", help="suffix of mask file stems (default _mask)")
     p.add_argument("--batch-size", type=_positive_int, help="windows per forward pass (default: 1 on CPU, 8 on GPU)")
-    p.add_argument("--workers", type=_non_negative_int, default=2, help="threads decoding/encoding images (default 2)")
+    p.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        help="threads decoding/encoding images while the model runs (default: the cores torch leaves free, at most 4; "
+        "0 when it uses them all)",
+    )
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     exist = p.add_mutually_exclusive_group()
     exist.add_argument("--skip-existing", action="store_true", help="keep outputs that exist (resume a run)")
@@ -228,6 +234,15 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (failures still shown)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a TTY")
     p.set_defaults(func=_cmd_inpaint)
+
+
+def _default_workers() -> int:
+    """Background I/O threads: only on cores torch's intra-op threads leave free (measured in docs/performance.md:
+    on a 2-core machine with torch on both cores, 2 workers made a folder 1-11% slower)."""
+    import torch
+
+    spare = (os.cpu_count() or 1) - torch.get_num_threads()
+    return max(0, min(4, spare))
 
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:

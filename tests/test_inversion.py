@@ -183,3 +183,13 @@ def test_figure(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
         result.figure(window=3)
     with pytest.raises(InvalidInputError, match="return_details=True"):
         inp.inpaint(image, mask, return_details=True).__class__(image=None, mask=torch.zeros(1), strategy=[]).figure()
+
+
+def test_inpaint_batch_takes_the_inversion_options(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    image, mask = sample
+    single = inp.inpaint(image, mask, inversion="hybrid", steps=4, progress=False)
+    (batched,) = list(inp.inpaint_batch([image], [mask], inversion="hybrid", steps=4, progress=False))
+    assert np.array_equal(batched, single)
+    assert not np.array_equal(batched, inp.inpaint(image, mask))
+    with pytest.raises(InvalidInputError, match="inversion must be one of"):
+        next(inp.inpaint_batch([image], [mask], inversion="annealing", progress=False))
