@@ -307,3 +307,12 @@ def test_convert_stylegan2_bad_file_exits_2(tmp_path: Path, capsys: pytest.Captu
     assert not (tmp_path / "out").exists()
     with pytest.raises(SystemExit):
         main(["convert", "stylegan2", str(bad)])  # --output is required
+
+
+def test_default_workers_use_only_cores_torch_leaves_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpinpaint import cli
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    for cores, expected in ((2, 0), (1, 0), (3, 1), (8, 4), (None, 0)):
+        monkeypatch.setattr(cli.os, "cpu_count", lambda c=cores: c)
+        assert cli._default_workers() == expected
