@@ -339,6 +339,65 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=_cmd_explain)
 
 
+# -- evaluate -----------------------------------------------------------------------------------
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .masks import HOLE_GROUPS, parse_groups
+
+    result = evaluate(
+        args.output,
+        args.data,
+        model=args.model,
+        revision=args.revision,
+        masks=args.masks,
+        groups=parse_groups(args.groups) if args.groups else HOLE_GROUPS,
+        num=args.num,
+        seed=args.seed,
+        baselines=args.baseline or [],
+        inversion=args.inversion,
+        steps=args.steps,
+        size=args.size,
+        worst=args.worst,
+        compute_fid=not args.no_fid,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    if not args.quiet:
+        print((Path(args.output) / "report.md").read_text(encoding="utf-8"))
+    return 0 if result.scores else 1
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .evaluate import BASELINES
+
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics like the paper's Table 1 for a model and classical baselines",
+        description="Inpaint a folder of ground-truth images with seeded masks per hole-ratio group and write "
+        "report.md / report.csv / report.json and the worst images to OUTPUT: relative l1, SSIM, PSNR, FID per "
+        "group and on average, one block per method.",
+    )
+    p.add_argument("--model", help="model name, org/repo[@revision] or checkpoint folder (optional with --baseline)")
+    p.add_argument("--revision", help="Hub revision")
+    p.add_argument("--data", required=True, help="folder of ground-truth images (recursive)")
+    p.add_argument("--output", "-o", required=True, help="report folder")
+    p.add_argument("--masks", default="irregular", help="irregular (default), regular, or a folder of masks")
+    p.add_argument("--groups", help="hole-ratio groups in percent, e.g. 0-10,10-20 (default: Table 1's six)")
+    p.add_argument("--num", type=_positive_int, default=100, help="images used (the first N; default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated masks (default 0)")
+    p.add_argument("--baseline", action="append", choices=sorted(BASELINES), help="add a cv2.inpaint baseline")
+    p.add_argument("--inversion", default="learned", choices=["learned", "optimize", "hybrid"])
+    p.add_argument("--steps", type=_non_negative_int, default=1000, help="steps of optimize/hybrid (1000)")
+    p.add_argument("--size", type=_positive_int, help="resolution (default: the model's, 256 without a model)")
+    p.add_argument("--worst", type=_non_negative_int, default=8, help="worst images saved per method (default 8)")
+    p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print the report")
+    p.set_defaults(func=_cmd_evaluate)
+
+
 # -- download / list / env ----------------------------------------------------------------------
 def _cmd_download(args: argparse.Namespace) -> int:
     from .checkpoint import read_config
@@ -459,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(sub)
     _add_inpaint(sub)
     _add_explain(sub)
+    _add_evaluate(sub)
     _add_hub_commands(sub)
     return parser
 
