@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -173,25 +175,33 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
 
     show = not args.quiet and (args.progress or sys.stderr.isatty())
     with tqdm(total=len(pairs), disable=not show, unit="image", desc="inpainting", file=sys.stderr) as bar:
+        from .batch import Summary
+
+        summary = Summary()
 
         def report(record: Record) -> None:
+            summary.add(record)
             bar.update(1)
             if args.json:
                 print(record.to_json(), file=records_out, flush=True)
             if record.status == "failed":
                 bar.write(f"dpinpaint: failed: {record.input}: {record.error}", file=sys.stderr)
 
-        from .batch import Summary
-
-        summary = Summary()
         for p in skipped:
-            record = runner._record(p, "skipped")
-            summary.add(record)
-            report(record)
-        done = runner.run(todo, on_record=report)
-    for record in done.records:
-        summary.add(record)
-    summary.seconds = done.seconds
+            report(runner._record(p, "skipped"))
+        start = time.perf_counter()
+        try:
+            runner.run(todo, on_record=report)
+        except KeyboardInterrupt:
+            summary.seconds = time.perf_counter() - start
+            bar.close()
+            print(
+                f"dpinpaint: interrupted: {summary.line()}; every written output is complete: re-run the same "
+                "command with --skip-existing to finish",
+                file=sys.stderr,
+            )
+            return 130
+        summary.seconds = time.perf_counter() - start
     if not args.quiet or summary.failed:
         print(f"dpinpaint: {summary.line()}", file=sys.stderr)
     return 1 if summary.failed else 0
@@ -530,6 +540,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DPInpaintError as exc:
         print(f"dpinpaint: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dpinpaint: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `dpinpaint inpaint ... --json | head`: stop quietly, like other CLI tools
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 141
 
 
 if __name__ == "__main__":

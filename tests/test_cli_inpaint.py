@@ -645,3 +645,52 @@ def test_in_place_with_overwrite(data: Path, tmp_path: Path, capsys: pytest.Capt
     assert status == 0, err
     assert not np.array_equal(_decode(tmp_path / "a.png"), before)
     assert _decode(tmp_path / "a_mask.png").max() == 255  # the mask is not an input
+
+
+def test_sigint_stops_cleanly_with_a_summary(data: Path, tmp_path: Path) -> None:
+    count = 60
+    src, out = tmp_path / "many", tmp_path / "out"
+    _mask(src / "shared_mask.png", (128, 128))
+    for i in range(count):
+        _image(src / f"img{i:03d}.png", (128, 128), seed=300 + i)
+    args = [str(src), "--mask", str(src / "shared_mask.png"), "-o", str(out), "--workers", "1", "--batch-size", "1"]
+    proc = subprocess.Popen(
+        _inpaint(data, *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_dir() and len(_image_files(out)) >= 3:
+                break
+            time.sleep(0.01)
+        finished_first = proc.poll() is not None
+        if not finished_first:
+            os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if finished_first:
+        pytest.skip("the run ended before it could be interrupted")
+    assert proc.returncode == 130, stderr
+    assert "dpinpaint: interrupted:" in stderr and "--skip-existing" in stderr and "Traceback" not in stderr
+    for p in _image_files(out):
+        assert _decode(p).shape == (128, 128, 3), p
+    assert _temporaries(out) == []
+
+
+def test_json_into_a_closed_pipe_stops_quietly(data: Path, tmp_path: Path) -> None:
+    src = tmp_path / "many"
+    _mask(src / "shared_mask.png", (64, 64))
+    for i in range(30):
+        _image(src / f"img{i:03d}.png", (64, 64), seed=500 + i)
+    args = [str(src), "--mask", str(src / "shared_mask.png"), "-o", str(tmp_path / "out"), "--json"]
+    proc = subprocess.Popen(_inpaint(data, *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # like `| head -1`
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert first.startswith(b"{")
+    assert proc.returncode in (0, 141), stderr  # 0 if everything was written before the pipe closed
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
