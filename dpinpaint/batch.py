@@ -3,7 +3,9 @@
 - :func:`find_images` lists the image files of the inputs (files and folders);
 - :func:`pair_masks` gives each image its mask: one mask file for all, or, in a mask folder,
   ``<stem><suffix>.<ext>`` (``photo.png`` + ``photo_mask.png``) then ``<stem>.<ext>``, at the
-  same relative path; images without a mask are kept, with ``mask=None``, to be reported;
+  same relative path (the plain stem only in another folder than the image's: next to the
+  image, ``photo.jpg`` is another image); images without a mask are kept, with ``mask=None``,
+  to be reported;
 - :func:`select_shard` keeps a deterministic ``1/N`` of the pairs (by a hash of each image's
   relative path, so it does not depend on the order or the number of files);
 - :class:`BatchRunner` decodes images in background threads while the model runs, batches the
@@ -176,6 +178,8 @@ def pair_masks(images: list[tuple[Path, str]], mask: str | os.PathLike[str], suf
         found = None
         for key in (stem + suffix, stem) if suffix else (stem,):
             candidates = sorted(p for p in by_stem.get(key, []) if p.resolve() != image.resolve())
+            if key == stem:  # a same-stem file next to the image is another image (photo.jpg), not its mask
+                candidates = [p for p in candidates if p.parent.resolve() != image.parent.resolve()]
             if candidates:
                 found = candidates[0]
                 break

@@ -516,3 +516,15 @@ def test_runner_seed_results_do_not_depend_on_the_batch(work: list[Pair], tmp_pa
         for batch_size in (1, 3):
             # Exactly what inpaint(seed=7) gives, whatever the neighbours in the batch.
             assert np.array_equal(outputs[batch_size][pair.relative], alone), (pair.relative, batch_size)
+
+
+def test_a_same_stem_image_next_to_an_image_is_not_its_mask(tmp_path: Path) -> None:
+    for name in ("photo.png", "photo.jpg", "other.png", "other_mask.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    pairs = {p.relative: p.mask for p in pair_masks(find_images([tmp_path], exclude_suffix="_mask"), tmp_path)}
+    assert pairs == {"other.png": tmp_path / "other_mask.png", "photo.jpg": None, "photo.png": None}
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    Image.new("L", (8, 8)).save(masks / "photo.png")  # in a separate mask folder the plain stem pairs
+    pairs = {p.relative: p.mask for p in pair_masks(find_images([tmp_path]), masks)}
+    assert pairs["photo.png"] == masks / "photo.png" and pairs["photo.jpg"] == masks / "photo.png"
