@@ -35,9 +35,9 @@ from PIL import Image
 from .batch import find_images
 from .errors import BackendUnavailableError, InvalidInputError
 from .files import atomic_write
-from .image_io import open_image_file
 from .masks import HOLE_GROUPS, group_label, group_of, hole_ratio, mask_set
 from .metrics import psnr, relative_l1, ssim
+from .train.data import prepare_image  # one implementation, shared with training
 
 __all__ = ["BASELINES", "EvalResult", "evaluate", "prepare_image", "load_images", "format_table"]
 
@@ -47,18 +47,6 @@ logger = logging.getLogger(__name__)
 BASELINES: dict[str, int] = {"opencv-telea": cv2.INPAINT_TELEA, "opencv-ns": cv2.INPAINT_NS}
 _BASELINE_RADIUS = 3
 _METRICS = ("l1", "ssim", "psnr", "fid")
-
-
-def prepare_image(path: Path, size: int) -> np.ndarray:
-    """Centre crop to a square and Lanczos resize to ``size``: ``(size, size, 3)`` uint8 RGB."""
-    im, _ = open_image_file(path)
-    im = im.convert("RGB")
-    side = min(im.size)
-    left, top = (im.width - side) // 2, (im.height - side) // 2
-    im = im.crop((left, top, left + side, top + side))
-    if side != size:
-        im = im.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(im).copy()
 
 
 def load_images(data: str | os.PathLike[str], size: int, num: int | None = None) -> tuple[list[str], list[np.ndarray]]:

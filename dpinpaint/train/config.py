@@ -1,0 +1,148 @@
+"""The training configuration: every hyper-parameter of a run, as data (``config.json`` of a run).
+
+Defaults are the paper's (section 4.1): Adam with learning rate 1e-4 and betas (0.001, 0.99),
+batch 8, ``lambda_sr = lambda_r = 20``; masks are the free-form and rectangular holes of
+:mod:`dpinpaint.masks` with hole ratios up to 60% (Table 1's range).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ModelConfig, get_preset
+from ..errors import ConfigError
+
+__all__ = ["TrainConfig", "TRAIN_CONFIG_VERSION"]
+
+TRAIN_CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides its data and StyleGAN2 paths.
+
+    Attributes:
+        model: the network's :class:`~dpinpaint.ModelConfig`.
+        stage1_steps: steps training ``E_s`` (inversion path, eq. 10); 0 skips the stage.
+        stage2_steps: steps training ``E``, ``G`` and the fusion modules with ``D`` (eq. 14).
+        batch_size: images per step and per process (the effective batch is this times the
+            number of processes under ``torchrun``).
+        lr, betas: Adam's, for every network.
+        lambda_sr, lambda_r: the loss weights of eq. 10 and eq. 14.
+        finetune_style_encoder: also train ``E_s`` in stage 2 (the paper freezes it).
+        seed: seeds the initial weights, the data order and the masks.
+        workers: DataLoader worker processes.
+        test_count: images held out at the end of the file order (FFHQ: the last 5,000).
+        regular_probability: share of rectangular holes among the training masks.
+        hole_ratio: range of hole fractions of the training masks.
+        checkpoint_every, sample_every, log_every: periods in steps.
+        keep_checkpoints: how many checkpoints to keep (the newest).
+        precision: ``"fp32"``, or mixed precision on accelerators: ``"bf16"`` (autocast) or
+            ``"fp16"`` (autocast with a gradient scaler). Weights and optimiser states stay float32.
+    """
+
+    model: ModelConfig
+    stage1_steps: int = 100_000
+    stage2_steps: int = 300_000
+    batch_size: int = 8
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.001, 0.99)
+    lambda_sr: float = 20.0
+    lambda_r: float = 20.0
+    finetune_style_encoder: bool = False
+    seed: int = 0
+    workers: int = 2
+    test_count: int = 5000
+    regular_probability: float = 0.5
+    hole_ratio: tuple[float, float] = (0.0, 0.6)
+    checkpoint_every: int = 1000
+    sample_every: int = 1000
+    log_every: int = 10
+    keep_checkpoints: int = 3
+    precision: str = "fp32"
+    format_version: int = field(default=TRAIN_CONFIG_VERSION)
+
+    def __post_init__(self) -> None:
+        def positive(name: str, allow_zero: bool = False) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+                raise ConfigError(f"{name} must be an integer >= {0 if allow_zero else 1}, got {value!r}")
+
+        for name in ("batch_size", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints"):
+            positive(name)
+        for name in ("stage1_steps", "stage2_steps", "workers", "test_count"):
+            positive(name, allow_zero=True)
+        if self.stage1_steps + self.stage2_steps == 0:
+            raise ConfigError("stage1_steps and stage2_steps are both 0: nothing to train")
+        if self.stage1_steps and not self.model.uses_inversion:
+            raise ConfigError(
+                f"stage1_steps > 0 trains the inversion path, but the model has paths={self.model.paths!r}"
+            )
+        if self.stage2_steps and not self.model.uses_feedforward:
+            raise ConfigError(
+                f"stage2_steps > 0 trains the feed-forward path, but the model has paths={self.model.paths!r}"
+            )
+        if not (isinstance(self.lr, int | float) and 0 < self.lr < 1):
+            raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not 0 <= self.regular_probability <= 1:
+            raise ConfigError(f"regular_probability must be in [0, 1], got {self.regular_probability!r}")
+        lo, hi = self.hole_ratio
+        if not 0 <= lo < hi <= 1:
+            raise ConfigError(f"hole_ratio must be (lo, hi) with 0 <= lo < hi <= 1, got {self.hole_ratio!r}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
+        if self.format_version != TRAIN_CONFIG_VERSION:
+            raise ConfigError(f"training config format_version {self.format_version} is not supported")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> TrainConfig:
+        """The paper's recipe for a model preset, with ``overrides``."""
+        return cls(model=get_preset(name), **overrides)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        if not isinstance(data, dict) or "model" not in data:
+            raise ConfigError("a training config is a JSON object with a 'model' field (a ModelConfig)")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown training config field(s) {unknown}; known fields: {sorted(names)}")
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "model"}
+        model = data["model"]
+        model = get_preset(model) if isinstance(model, str) else ModelConfig.from_dict(model)
+        try:
+            return cls(model=model, **kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"invalid training config: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"training config {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)

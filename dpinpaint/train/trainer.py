@@ -1,0 +1,379 @@
+"""The two-stage training of the paper (section 3.3), on one process or many (``torchrun``).
+
+Stage 1 trains the style encoder ``E_s`` (the learned GAN inversion) against the frozen
+pretrained StyleGAN2 ``G_s`` and its frozen discriminator ``D_s`` with eq. 10. Stage 2 trains
+the feed-forward encoder ``E``, decoder ``G`` and the fusion modules against a discriminator
+``D`` trained alongside (eq. 12-14); ``E_s`` stays frozen unless ``finetune_style_encoder``.
+
+The run folder holds ``config.json`` (the :class:`TrainConfig`), ``run.json`` (data and
+StyleGAN2 paths), ``split.json``, ``metrics.jsonl``, ``samples/step-*.png``,
+``checkpoints/step-*/`` (see :mod:`dpinpaint.train.state`) and, at the end, ``final/``: an
+``Inpainter`` checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..checkpoint import save_model
+from ..errors import ConfigError, InvalidInputError
+from ..files import atomic_write
+from ..models import DualPathNet
+from ..models.stylegan2 import StyleGAN2Discriminator
+from .config import TrainConfig
+from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
+from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
+
+__all__ = ["Trainer"]
+
+logger = logging.getLogger(__name__)
+
+
+def _distributed() -> tuple[int, int]:
+    """``(rank, world_size)``; initialises the process group under ``torchrun``."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+class Trainer:
+    """Train a :class:`~dpinpaint.DualPathNet`.
+
+    Args:
+        config: the hyper-parameters.
+        run_dir: the run folder (created; with ``resume`` it must hold a run of the same config).
+        data: an image folder or zip archive.
+        stylegan2: a pretrained StyleGAN2 in any format :func:`dpinpaint.convert.load_stylegan2`
+            reads (required when stage 1 trains or the model uses the inversion path).
+        resume: continue from the newest checkpoint of ``run_dir``.
+        progress: show a tqdm bar (rank 0 only).
+        init: start from the weights of an ``Inpainter`` checkpoint folder (fine-tuning a trained
+            model on another domain); its config must equal ``config.model``.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | os.PathLike[str],
+        data: str | os.PathLike[str],
+        stylegan2: str | os.PathLike[str] | None = None,
+        *,
+        resume: bool = False,
+        progress: bool = True,
+        device: str | torch.device = "cpu",
+        init: str | os.PathLike[str] | None = None,
+    ) -> None:
+        from .data import ImageSource, InpaintingDataset, ResumableSampler, make_loader, split_indices, validate_source
+
+        self.config, self.run_dir, self.progress = config, Path(run_dir), progress
+        self.rank, self.world = _distributed()
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and self.world > 1:  # one GPU per process under torchrun
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        r = config.model.resolution
+        # -- everything that can be wrong is checked before any training starts ------------------
+        self.source = ImageSource(data)
+        validate_source(self.source, r)
+        train_idx, test_idx = split_indices(len(self.source), config.test_count)
+        self.train_idx, self.test_idx = train_idx, test_idx
+        self._check_run_dir(resume, data, stylegan2)
+
+        torch.manual_seed(config.seed)
+        self.model = DualPathNet(config.model).to(self.device)
+        self.d_s: StyleGAN2Discriminator | None = None
+        if config.model.uses_inversion:
+            self._load_stylegan2(stylegan2)
+        if init is not None and not resume:
+            self._load_init(init)
+        self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
+        self.weights = LossWeights(config.lambda_sr, config.lambda_r)
+        if config.precision != "fp32" and self.device.type == "cpu":
+            raise ConfigError(f"precision={config.precision!r} is for accelerators; train on the CPU with 'fp32'")
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        if config.stage1_steps:
+            self.optimizers["style_encoder"] = torch.optim.Adam(
+                self.model.style_encoder.parameters(), lr=config.lr, betas=config.betas
+            )
+        if config.stage2_steps:
+            params = [*self.model.encoder.parameters(), *self.model.generator.parameters()]
+            if config.finetune_style_encoder and config.model.uses_inversion:
+                params += list(self.model.style_encoder.parameters())
+            self.optimizers["generator"] = torch.optim.Adam(params, lr=config.lr, betas=config.betas)
+            assert self.d is not None
+            self.optimizers["discriminator"] = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=config.betas)
+
+        self.dataset = InpaintingDataset(
+            self.source,
+            train_idx,
+            r,
+            seed=config.seed,
+            regular_probability=config.regular_probability,
+            hole_ratio=config.hole_ratio,
+        )
+        self.sampler = ResumableSampler(
+            len(self.dataset), seed=config.seed, batch_size=config.batch_size, rank=self.rank, world_size=self.world
+        )
+        # One loader for the whole run (its workers persist); each pass starts at the sampler's epoch and position.
+        self.loader = make_loader(self.dataset, self.sampler, config.batch_size, config.workers)
+        self.step = 0
+        if resume:
+            self._resume()
+        elif self.rank == 0:
+            self._start_run(data, stylegan2)
+        self._ddp = self._wrap_ddp()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _check_run_dir(self, resume: bool, data: Any, stylegan2: Any) -> None:
+        config_path = self.run_dir / "config.json"
+        if resume:
+            if not config_path.is_file():
+                raise InvalidInputError(f"--resume: {self.run_dir} is not a training run (no config.json)")
+            saved = TrainConfig.from_json(config_path)
+            if saved.to_dict() != self.config.to_dict():
+                raise ConfigError(
+                    f"--resume: the configuration differs from the one {self.run_dir} was started with; "
+                    "resume with the run's own config.json"
+                )
+        elif self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise InvalidInputError(
+                f"{self.run_dir} is not empty: pass --resume to continue it, or choose a new folder"
+            )
+
+    def _load_stylegan2(self, stylegan2: Any) -> None:
+        from ..checkpoint import load_state_dict_strict
+        from ..convert import load_stylegan2
+
+        if stylegan2 is None:
+            raise InvalidInputError(
+                "the inversion path needs a pretrained StyleGAN2: pass --stylegan2 (see docs/convert.md)"
+            )
+        g, d, info = load_stylegan2(stylegan2, device=self.device)
+        if info.config != self.config.model.stylegan:
+            raise ConfigError(
+                f"the StyleGAN2 in {stylegan2} ({info.config.resolution}x{info.config.resolution}, widths "
+                f"{info.config.channels}) does not match the model's ({self.config.model.stylegan.resolution}x"
+                f"{self.config.model.stylegan.resolution}, widths {self.config.model.stylegan.channels}); use "
+                "config.model.replace(stylegan=...) with the converted configuration"
+            )
+        load_state_dict_strict(self.model.stylegan, g.state_dict(), source=str(stylegan2))
+        if self.config.stage1_steps and d is None:
+            raise InvalidInputError(f"stage 1 needs the pretrained discriminator D_s, but {stylegan2} has none")
+        if d is not None:
+            self.d_s = d.to(self.device).eval().requires_grad_(False)
+
+    def _load_init(self, init: str | os.PathLike[str]) -> None:
+        from ..checkpoint import load_model, read_config
+
+        if read_config(init) != self.config.model:
+            raise ConfigError(f"--init {init}: its config.json differs from the training config's model")
+        self.model.load_state_dict(load_model(init).state_dict())
+
+    def _start_run(self, data: Any, stylegan2: Any) -> None:
+        from .data import write_split
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.to_json(self.run_dir / "config.json")
+        run = {"data": str(data), "stylegan2": None if stylegan2 is None else str(stylegan2)}
+        (self.run_dir / "run.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
+        write_split(self.run_dir, self.source, self.train_idx, self.test_idx)
+
+    def _resume(self) -> None:
+        from .data import read_split
+
+        read_split(self.run_dir, self.source, self.train_idx, self.test_idx)
+        folder = latest_checkpoint(self.run_dir)
+        if folder is None:
+            logger.info("no checkpoint in %s yet: starting from step 0", self.run_dir)
+            return
+        state = load_training_state(folder, self._networks(), self.optimizers)
+        self.step = state["step"]
+        self.sampler.load_state_dict(state["extra"]["sampler"])
+        self._truncate_metrics()
+        logger.info("resumed %s at step %d", self.run_dir, self.step)
+
+    def _networks(self) -> dict[str, nn.Module]:
+        nets: dict[str, nn.Module] = {"model": self.model}
+        if self.d is not None:
+            nets["discriminator"] = self.d
+        return nets
+
+    def _wrap_ddp(self) -> dict[str, nn.Module]:
+        """The trained sub-networks, wrapped in DistributedDataParallel under ``torchrun``."""
+        modules: dict[str, nn.Module] = {}
+        if self.config.model.uses_inversion:
+            modules["style_encoder"] = self.model.style_encoder
+        if self.config.model.uses_feedforward:
+            modules["encoder"] = self.model.encoder
+            modules["generator"] = self.model.generator
+        if self.d is not None:
+            modules["discriminator"] = self.d
+        if self.world == 1:
+            return modules
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        return {name: DDP(m, find_unused_parameters=False) for name, m in modules.items()}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            yield from self.loader
+            self.sampler.next_epoch()
+
+    def total_steps(self) -> int:
+        return self.config.stage1_steps + self.config.stage2_steps
+
+    def run(self, until: int | None = None) -> Path | None:
+        """Train until the configured number of steps and export ``final/``; returns its folder.
+
+        ``until`` stops early after that global step (without an extra checkpoint, like an
+        interruption; returns None); a later ``resume`` continues from the last checkpoint.
+        """
+        from tqdm.auto import tqdm
+
+        total = self.total_steps()
+        stop = total if until is None else min(until, total)
+        bar = tqdm(total=total, initial=self.step, disable=not self.progress or self.rank != 0, unit="step")
+        batches = self._batches()
+        start, images = time.perf_counter(), 0
+        while self.step < stop:
+            batch = next(batches)
+            image = batch["image"].to(self.device)
+            known = batch["known"].to(self.device)
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+                if self.step < self.config.stage1_steps:
+                    logs = self._stage1_step(image, known)
+                else:
+                    logs = self._stage2_step(image, known)
+            self.sampler.advance(image.shape[0] * self.world)
+            self.step += 1
+            images += image.shape[0] * self.world
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
+            if self.rank == 0:
+                if self.step % self.config.log_every == 0 or self.step == total:
+                    rate = images / max(time.perf_counter() - start, 1e-9)
+                    self._log({"step": self.step, **logs, "lr": self.config.lr, "images_per_s": round(rate, 3)})
+                if self.step % self.config.sample_every == 0 or self.step == total:
+                    self._samples()
+                if self.step % self.config.checkpoint_every == 0 or self.step == total:
+                    self._checkpoint()
+            self._barrier()
+        bar.close()
+        if self.step < total:
+            return None
+        final = self.run_dir / "final"
+        if self.rank == 0:
+            save_model(self.model, self.config.model, final)
+        self._barrier()
+        return final
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def _stage1_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
+        """Eq. 10 on ``E_s``: the photo-realism of ``I_s`` under ``D_s`` plus 20 x its L1 to the ground truth."""
+        assert self.d_s is not None
+        self.model.train()
+        masked = image * known
+        latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
+        inversion, _ = self.model.synthesize(latent)
+        loss, logs = inversion_loss(self.d_s(inversion), image, inversion, self.weights)
+        self._update(self.optimizers["style_encoder"], loss)
+        return {"stage": 1.0, **logs}
+
+    def _stage2_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
+        """Eq. 12 on ``D``, then eq. 14 on ``E``, ``G`` and the fusions (and ``E_s`` when fine-tuned)."""
+        assert self.d is not None
+        self.model.train()
+        masked = image * known
+        features = None
+        if self.config.model.uses_inversion:
+            with torch.set_grad_enabled(self.config.finetune_style_encoder):
+                latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
+                _, features = self.model.synthesize(latent)
+        feats = self._ddp["encoder"](masked, known)
+        generated, _, _ = self._ddp["generator"](feats, known, features)
+        d = self._ddp["discriminator"]
+        d_loss = discriminator_loss(d(image), d(generated.detach()))
+        self._update(self.optimizers["discriminator"], d_loss)
+        # The generator step goes through the raw D (not its DDP wrapper), with D's weights frozen.
+        self.d.requires_grad_(False)
+        try:
+            loss, logs = feedforward_loss(self.d(generated), image, generated, self.weights)
+            self._update(self.optimizers["generator"], loss)
+        finally:
+            self.d.requires_grad_(True)
+        return {"stage": 2.0, **logs, "L_adv_D": float(d_loss.detach())}
+
+    def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One optimiser step (through the gradient scaler under fp16)."""
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        self.scaler.update()
+
+    # -- outputs ----------------------------------------------------------------------------
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def _truncate_metrics(self) -> None:
+        """Drop log lines written after the checkpoint a resumed run restarts from."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.rank != 0 or not path.is_file():
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= self.step]
+        text = "".join(line + "\n" for line in kept)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def _checkpoint(self) -> None:
+        save_training_state(
+            self.run_dir, self.step, self._networks(), self.optimizers, {"sampler": self.sampler.state_dict()}
+        )
+        prune_checkpoints(self.run_dir, self.config.keep_checkpoints)
+
+    @torch.no_grad()
+    def _samples(self, count: int = 4) -> None:
+        """A grid, one row per held-out image: masked input | I_s | I_g | output | ground truth."""
+        from .data import InpaintingDataset
+
+        indices = (self.test_idx or self.train_idx)[:count]
+        fixed = InpaintingDataset(
+            self.source, indices, self.config.model.resolution, seed=self.config.seed + 1, flip=False,
+            regular_probability=self.config.regular_probability, hole_ratio=self.config.hole_ratio,
+        )  # fmt: skip
+        items = [fixed[i] for i in range(len(indices))]
+        image = torch.stack([it["image"] for it in items]).to(self.device)
+        known = torch.stack([it["known"] for it in items]).to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        out = self.model(image, known)
+        self.model.train(was_training)
+        blank = torch.zeros_like(image)
+        cols = [image * known, out.inversion if out.inversion is not None else blank]
+        cols += [out.generated if out.generated is not None else blank, out.output, image]
+        grid = torch.cat([torch.cat(list(c), dim=1) for c in cols], dim=2)  # rows: images; columns: panels
+        pixels = ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Image.fromarray(np.ascontiguousarray(pixels)).save(tmp, format="PNG"))

@@ -1,0 +1,210 @@
+"""Training: both stages on the tiny preset, resume equivalence, torchrun, and the checks before training."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dpinpaint import Inpainter, get_preset
+from dpinpaint.convert import save_stylegan2_checkpoint
+from dpinpaint.errors import ConfigError, InvalidInputError
+from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from dpinpaint.train.config import TrainConfig
+from dpinpaint.train.trainer import Trainer
+
+TINY = get_preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train")
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(TINY.stylegan)
+    g.update_w_avg(num_samples=500)
+    save_stylegan2_checkpoint(root / "stylegan2", g, StyleGAN2Discriminator(TINY.stylegan))
+    (root / "data").mkdir()
+    y, x = np.mgrid[0:80, 0:96]
+    for i in range(12):
+        img = np.stack([(x * 3 + i * 20) % 256, (y * 3) % 256, ((x + y) * 2 + i * 7) % 256], -1).astype(np.uint8)
+        Image.fromarray(img).save(root / "data" / f"{i:03d}.png")
+    return {"stylegan2": root / "stylegan2", "data": root / "data"}
+
+
+def _config(**kw: object) -> TrainConfig:
+    base = {"stage1_steps": 6, "stage2_steps": 6, "batch_size": 4, "workers": 0, "test_count": 2,
+            "checkpoint_every": 4, "sample_every": 6, "log_every": 1}  # fmt: skip
+    base.update(kw)
+    model = base.pop("model", TINY)
+    return TrainConfig(model=model, **base)  # type: ignore[arg-type]
+
+
+def _final_state(run: Path) -> dict[str, torch.Tensor]:
+    return Inpainter.from_pretrained(run / "final").model.state_dict()
+
+
+def test_both_stages_learn_and_export(assets: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    final = Trainer(
+        _config(stage1_steps=20, stage2_steps=20), run, assets["data"], assets["stylegan2"], progress=False
+    ).run()
+    assert final == run / "final"
+    logs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == list(range(1, 41))
+    sr = [r["L_sr"] for r in logs if r["stage"] == 1]
+    rec = [r["L_r"] for r in logs if r["stage"] == 2]
+    assert np.mean(sr[-5:]) < np.mean(sr[:5]) and np.mean(rec[-5:]) < np.mean(rec[:5])
+    assert all(r["images_per_s"] > 0 and r["lr"] == 1e-4 for r in logs)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-00000032",
+        "step-00000036",
+        "step-00000040",
+    ]
+    samples = sorted((run / "samples").iterdir())
+    assert samples[-1].name == "step-00000040.png"
+    with Image.open(samples[-1]) as grid:
+        assert grid.size == (5 * 64, 2 * 64)  # masked | I_s | I_g | output | ground truth, one row per held-out image
+    split = json.loads((run / "split.json").read_text())
+    assert split["test"]["names"] == ["010.png", "011.png"] and split["train"]["count"] == 10
+    inp = Inpainter.from_pretrained(final)
+    image = np.asarray(Image.open(assets["data"] / "000.png"))
+    mask = np.zeros(image.shape[:2], bool)
+    mask[20:50, 30:60] = True
+    out = inp.inpaint(image, mask)
+    assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask])
+    # the frozen StyleGAN2 is exported unchanged
+    g = Inpainter.from_pretrained(final).model.stylegan.state_dict()
+    from dpinpaint.convert import load_stylegan2
+
+    original, _, _ = load_stylegan2(assets["stylegan2"])
+    assert all(torch.equal(v, original.state_dict()[k]) for k, v in g.items())
+
+
+def test_resume_reaches_the_same_weights(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config()
+    Trainer(config, tmp_path / "a", assets["data"], assets["stylegan2"], progress=False).run()
+    first = Trainer(config, tmp_path / "b", assets["data"], assets["stylegan2"], progress=False)
+    assert first.run(until=7) is None  # interrupted after step 7; the last checkpoint is step 4
+    resumed = Trainer(config, tmp_path / "b", assets["data"], assets["stylegan2"], resume=True, progress=False)
+    assert resumed.step == 4
+    resumed.run()
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 13))  # the lines of the lost steps 5-7 were replaced, not duplicated
+
+
+def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nothing to train"):
+        _config(stage1_steps=0, stage2_steps=0)
+    with pytest.raises(ConfigError, match="betas"):
+        _config(betas=(0.5,))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInputError, match=r"no images|empty"):
+        Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)
+    (tmp_path / "small").mkdir()
+    for i in range(4):
+        Image.new("RGB", (40, 90)).save(tmp_path / "small" / f"{i}.png")
+    with pytest.raises(InvalidInputError, match=r"smaller|resolution"):
+        Trainer(_config(), tmp_path / "r2", tmp_path / "small", assets["stylegan2"], progress=False)
+    other = StyleGAN2Generator(get_preset("ffhq-256").stylegan)
+    save_stylegan2_checkpoint(tmp_path / "sg256", other, None)
+    with pytest.raises(ConfigError, match="does not match"):
+        Trainer(_config(), tmp_path / "r3", assets["data"], tmp_path / "sg256", progress=False)
+    with pytest.raises(InvalidInputError, match="pretrained StyleGAN2"):
+        Trainer(_config(), tmp_path / "r4", assets["data"], None, progress=False)
+    assert not any((tmp_path / name).exists() for name in ("r1", "r2", "r3", "r4"))  # nothing started
+    Trainer(_config(), tmp_path / "r5", assets["data"], assets["stylegan2"], progress=False)
+    with pytest.raises(InvalidInputError, match="not empty"):
+        Trainer(_config(), tmp_path / "r5", assets["data"], assets["stylegan2"], progress=False)
+    with pytest.raises(ConfigError, match="differs"):
+        Trainer(_config(seed=1), tmp_path / "r5", assets["data"], assets["stylegan2"], resume=True, progress=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_torchrun_two_processes_one_checkpoint(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config(stage1_steps=3, stage2_steps=3, batch_size=2, checkpoint_every=3)
+    config.to_json(tmp_path / "config.json")
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "dpinpaint", "train", str(tmp_path / "config.json"),
+           "--data", str(assets["data"]), "--stylegan2", str(assets["stylegan2"]), "--output", str(run), "-q"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
+    logs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == list(range(1, 7))  # rank 0 only
+    assert Inpainter.from_pretrained(run / "final").config == TINY
+
+
+def test_sigkill_mid_run_then_resume(assets: dict[str, Path], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    config = _config(stage1_steps=10, stage2_steps=30, batch_size=2, checkpoint_every=5, sample_every=100)
+    config.to_json(tmp_path / "config.json")
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "dpinpaint", "train", str(tmp_path / "config.json"), "--data", str(assets["data"]),
+            "--stylegan2", str(assets["stylegan2"]), "--output", str(run), "-q"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (run / "checkpoints" / "step-00000015").is_dir():
+                break
+            time.sleep(0.01)
+        finished = proc.poll() is not None
+        if not finished:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if finished:
+        pytest.skip("the run ended before it could be killed")
+    from dpinpaint.train.state import latest_checkpoint
+
+    last = latest_checkpoint(run)
+    assert last is not None and int(last.name.split("-")[1]) >= 15
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    Trainer(config, tmp_path / "straight", assets["data"], assets["stylegan2"], progress=False).run()
+    a, b = _final_state(run), _final_state(tmp_path / "straight")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fine_tuning_starts_from_a_trained_model(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config(stage1_steps=0, stage2_steps=2)
+    source = Inpainter.from_config(TINY, seed=5, w_avg_samples=16)
+    source.save_pretrained(tmp_path / "pretrained")
+    trainer = Trainer(config, tmp_path / "run", assets["data"], assets["stylegan2"], init=tmp_path / "pretrained",
+                      progress=False)  # fmt: skip
+    start = trainer.model.state_dict()
+    assert all(torch.equal(start[k], v) for k, v in source.model.state_dict().items())
+    with pytest.raises(ConfigError, match="differs"):
+        Trainer(_config(model=TINY.replace(fusion="concat")), tmp_path / "r2", assets["data"], assets["stylegan2"],
+                init=tmp_path / "pretrained", progress=False)  # fmt: skip
+
+
+def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=2)
+    final = Trainer(config, tmp_path / "run", assets["data"], None, progress=False).run()
+    assert final is not None and Inpainter.from_pretrained(final).config.paths == "feedforward"
+    with pytest.raises(ConfigError, match="inversion path"):
+        _config(model=TINY.replace(paths="feedforward"), stage1_steps=2, stage2_steps=2)
+    with pytest.raises(ConfigError, match="accelerators"):
+        Trainer(_config(precision="bf16"), tmp_path / "r", assets["data"], assets["stylegan2"], progress=False)

@@ -1,0 +1,51 @@
+"""The paper's losses (eq. 8-14) against their definitions with probabilities."""
+
+from __future__ import annotations
+
+import torch
+
+from dpinpaint.train.losses import (
+    LossWeights,
+    discriminator_loss,
+    feedforward_loss,
+    generator_adversarial_loss,
+    inversion_loss,
+    l1_loss,
+    photo_realism_loss,
+)
+
+
+def _logits() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randn(8, 1, generator=gen, dtype=torch.float64) * 3, torch.randn(
+        8, 1, generator=gen, dtype=torch.float64
+    )
+
+
+def test_adversarial_terms_match_the_equations() -> None:
+    real, fake = _logits()
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    torch.testing.assert_close(photo_realism_loss(fake), torch.log(1 - d_fake).mean())  # eq. 8
+    torch.testing.assert_close(discriminator_loss(real, fake), -torch.log(d_real).mean() - torch.log(1 - d_fake).mean())
+    torch.testing.assert_close(generator_adversarial_loss(fake), -torch.log(d_fake).mean())  # eq. 13
+
+
+def test_extreme_logits_stay_finite_with_gradients() -> None:
+    logits = torch.tensor([[-200.0], [0.0], [200.0]], requires_grad=True)
+    for loss in (photo_realism_loss(logits), generator_adversarial_loss(logits), discriminator_loss(logits, logits)):
+        (grad,) = torch.autograd.grad(loss, logits)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all()
+
+
+def test_weighted_sums_and_their_parts() -> None:
+    _, fake = _logits()
+    gt = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+    out = torch.full_like(gt, 0.5)
+    assert l1_loss(gt, out).item() == 0.5
+    total, parts = inversion_loss(fake, gt, out)
+    torch.testing.assert_close(total, photo_realism_loss(fake) + 20 * 0.5)  # eq. 10, lambda_sr = 20
+    assert parts["L_sr"] == 0.5 and parts["L_inv"] == total.item()
+    total, parts = feedforward_loss(fake, gt, out, LossWeights(lambda_r=2.0))
+    torch.testing.assert_close(total, 2 * 0.5 + generator_adversarial_loss(fake))  # eq. 14
+    assert set(parts) == {"L_r", "L_adv_G", "L_ff"}
+    assert LossWeights() == LossWeights(20.0, 20.0)
