@@ -19,7 +19,7 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ImageReadError, InvalidInputError
 from .strategies import Window
 
-__all__ = ["ImageData", "OutputType", "read_image", "open_image_file", "LUMA_WEIGHTS"]
+__all__ = ["ImageData", "OutputType", "read_image", "open_image_file", "decode_image", "LUMA_WEIGHTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -206,8 +206,23 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
         raise ImageReadError(f"cannot access image file {p}: {exc}") from exc
     if empty:
         raise ImageReadError(f"image file {p} is empty (0 bytes)")
+    return decode_image(p, str(p))
+
+
+def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tuple[Image.Image, bool]:
+    """Fully decode an image (a path or a binary file object), applying its EXIF orientation.
+
+    Args:
+        label: how messages name the image (a path, ``archive.zip:member``, ...).
+
+    Returns:
+        ``(image, exif_transposed)``; the image keeps the source's ``info`` (ICC profile, DPI, ...).
+
+    Raises:
+        ImageReadError: truncated, too large or not an image.
+    """
     try:
-        with Image.open(p) as im:
+        with Image.open(source) as im:
             im.load()
             orientation = im.getexif().get(0x0112, 1)
             # 2..8 are the transposes; anything else (0, 9, garbage) is ignored, as exif_transpose does.
@@ -215,11 +230,11 @@ def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
             out = ImageOps.exif_transpose(im) if transposed else im.copy()
             out.info.update({k: v for k, v in im.info.items() if k not in out.info and k != "exif"})
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{p} is not an image file Pillow can read") from exc
+        raise ImageReadError(f"{label} is not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{p} is too large to decode safely: {exc}") from exc
+        raise ImageReadError(f"{label} is too large to decode safely: {exc}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"could not read image file {p}: {exc} (truncated or corrupted?)") from exc
+        raise ImageReadError(f"could not read image {label}: {exc} (truncated or corrupted?)") from exc
     return out, transposed
 
 

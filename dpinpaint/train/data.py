@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..batch import IMAGE_EXTENSIONS
 from ..errors import ImageReadError, InvalidInputError
 from ..files import atomic_write
-from ..image_io import open_image_file
+from ..image_io import decode_image, open_image_file
 from ..masks import MASK_KINDS, generate_mask
 
 __all__ = [
@@ -113,20 +113,10 @@ def prepare_image(image: str | os.PathLike[str] | Image.Image, size: int) -> np.
 
 
 def _decode(data: bytes, label: str) -> Image.Image:
-    """Decode image bytes fully, applying the EXIF orientation as :func:`open_image_file` does."""
+    """Decode image bytes fully, applying the EXIF orientation (:func:`dpinpaint.image_io.decode_image`)."""
     if not data:
         raise ImageReadError(f"image {label} is empty (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            orientation = im.getexif().get(0x0112, 1)
-            return ImageOps.exif_transpose(im) if orientation in range(2, 9) else im.copy()
-    except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{label} is not an image file Pillow can read") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{label} is too large to decode safely: {exc}") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"could not read image {label}: {exc} (truncated or corrupted?)") from exc
+    return decode_image(io.BytesIO(data), label)[0]
 
 
 # -- sources ----------------------------------------------------------------------------------------
