@@ -73,7 +73,7 @@ def parse_model_id(model_id: str) -> tuple[str, str | None]:
 
 
 def _looks_local(text: str) -> bool:
-    return text.startswith((".", "/", "~", "\\")) or os.sep in text.replace("/", "") or bool(re.match(r"^\w:", text))
+    return text.startswith((".", "/", "~", "\\")) or "\\" in text or bool(re.match(r"^\w:", text))
 
 
 def resolve_checkpoint(

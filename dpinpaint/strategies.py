@@ -111,13 +111,8 @@ def _crop_windows(hole: np.ndarray, resolution: int, margin: float) -> list[Wind
                     merged = True
                     break
         windows.append(item)
-    out = []
-    for box, window in windows:
-        # A holes' box wider than the image's short side: grow the window along the long side to cover it.
-        if box.height > window.height or box.width > window.width:
-            window = window.union(box)
-        out.append(window)
-    return sorted(out, key=lambda w: (w.top, w.left))
+    # A window is at least as large as its holes' box and centred on it, so it always covers it.
+    return sorted((window for _, window in windows), key=lambda w: (w.top, w.left))
 
 
 def _window_side(box: Window, resolution: int, margin: float) -> int:
