@@ -53,6 +53,15 @@ def _positive_ints(values: tuple[int, ...], what: str, length: int) -> None:
         raise ConfigError(f"{what} must be positive integers, got {values}")
 
 
+def dump_json(data: dict[str, Any], path: str | os.PathLike[str] | None = None) -> str:
+    """``data`` as indented, key-sorted JSON text; also written to ``path`` when given."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return text
+
+
 class _JsonConfig:
     """Mixin: ``to_dict`` / ``from_dict`` with tuples restored and unknown keys rejected."""
 
@@ -337,11 +346,7 @@ class ModelConfig(_JsonConfig):
     # -- (de)serialisation ------------------------------------------------------------------
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The config as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike[str]) -> ModelConfig:

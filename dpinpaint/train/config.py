@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ModelConfig, get_preset
+from ..config import ModelConfig, dump_json, get_preset
 from ..errors import ConfigError
 
 __all__ = ["TrainConfig", "TRAIN_CONFIG_VERSION"]
@@ -114,11 +114,8 @@ class TrainConfig:
         return data
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        return text
+        """The config as JSON text; also written to ``path`` when given."""
+        return dump_json(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
