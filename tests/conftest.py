@@ -6,7 +6,11 @@ monkeypatches a sub-module builds its own model (the tiny preset builds in ~30 m
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -60,3 +64,19 @@ def make_net() -> Callable[..., DualPathNet]:
 @pytest.fixture(scope="session")
 def make_batch() -> Callable[..., Batch]:
     return random_batch
+
+
+def signal_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], sig: int, timeout: float = 120.0) -> bool:
+    """Send ``sig`` to ``proc`` as soon as ``ready()`` holds (polled every 10 ms).
+
+    Returns False, sending nothing, if the process ended first (or ``timeout`` passed).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready():
+            break
+        time.sleep(0.01)
+    if proc.poll() is not None or time.monotonic() >= deadline:
+        return False
+    os.kill(proc.pid, sig)
+    return True

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import signal_when
 from PIL import Image, ImageCms, ImageOps
 
 from dpinpaint import Inpainter
@@ -299,14 +300,7 @@ def test_sigkill_then_resume_with_skip_existing(data: Path, tmp_path: Path) -> N
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(_inpaint(data, *args), env=_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and proc.poll() is None:
-                if out.is_dir() and len(_image_files(out)) >= 4:
-                    break
-                time.sleep(0.01)
-            finished_first = proc.poll() is not None
-            if not finished_first:
-                os.kill(proc.pid, signal.SIGKILL)
+            finished_first = not signal_when(proc, lambda: out.is_dir() and len(_image_files(out)) >= 4, signal.SIGKILL)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -658,14 +652,7 @@ def test_sigint_stops_cleanly_with_a_summary(data: Path, tmp_path: Path) -> None
         _inpaint(data, *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if out.is_dir() and len(_image_files(out)) >= 3:
-                break
-            time.sleep(0.01)
-        finished_first = proc.poll() is not None
-        if not finished_first:
-            os.kill(proc.pid, signal.SIGINT)
+        finished_first = not signal_when(proc, lambda: out.is_dir() and len(_image_files(out)) >= 3, signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import signal_when
 from PIL import Image
 
 from dpinpaint import Inpainter, get_preset
@@ -153,7 +154,6 @@ def test_torchrun_two_processes_one_checkpoint(assets: dict[str, Path], tmp_path
 
 def test_sigkill_mid_run_then_resume(assets: dict[str, Path], tmp_path: Path) -> None:
     import signal
-    import time
 
     config = _config(stage1_steps=10, stage2_steps=30, batch_size=2, checkpoint_every=5, sample_every=100)
     config.to_json(tmp_path / "config.json")
@@ -162,14 +162,7 @@ def test_sigkill_mid_run_then_resume(assets: dict[str, Path], tmp_path: Path) ->
             "--stylegan2", str(assets["stylegan2"]), "--output", str(run), "-q"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if (run / "checkpoints" / "step-00000015").is_dir():
-                break
-            time.sleep(0.01)
-        finished = proc.poll() is not None
-        if not finished:
-            os.kill(proc.pid, signal.SIGKILL)
+        finished = not signal_when(proc, lambda: (run / "checkpoints" / "step-00000015").is_dir(), signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
