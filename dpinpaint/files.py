@@ -24,7 +24,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
     The temporary file lives in the same folder (so the rename is atomic on POSIX and
     Windows) and is removed if ``write`` raises. A process killed part-way leaves at most a
     hidden ``.<name>.*.dpinpaint-tmp`` file, never a partial ``path``. The file gets the
-    permissions of any new file (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``.
+    permissions of any new file (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``, even
+    when ``write`` replaces the temporary file by one of its own (``safetensors`` does).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,8 +37,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
             continue
         os.close(fd)
         break
+    mode = os.stat(tmp).st_mode & 0o777  # what the umask allows a new file
     try:
         write(str(tmp))
+        if os.stat(tmp).st_mode & 0o777 != mode:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

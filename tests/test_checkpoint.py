@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,14 @@ def test_round_trip_is_bit_identical(saved: Path, tiny_net: DualPathNet) -> None
     known = (torch.rand(2, 1, 64, 64) > 0.3).float()
     with torch.no_grad():
         assert torch.equal(tiny_net(image, known).output, loaded(image, known).output)
+
+
+def test_saved_files_are_readable_like_any_new_file(saved: Path) -> None:
+    """safetensors writes its own private (0o600) file; a checkpoint must be shareable (and wheel-able)."""
+    current = os.umask(0)
+    os.umask(current)
+    for name in ("model.safetensors", "config.json"):
+        assert stat.S_IMODE((saved / name).stat().st_mode) == 0o666 & ~current, name
 
 
 def test_fp16_variant(tmp_path: Path, tiny_net: DualPathNet) -> None:
