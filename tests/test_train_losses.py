@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dpinpaint.train.losses import (
@@ -49,3 +50,17 @@ def test_weighted_sums_and_their_parts() -> None:
     torch.testing.assert_close(total, 2 * 0.5 + generator_adversarial_loss(fake))  # eq. 14
     assert set(parts) == {"L_r", "L_adv_G", "L_ff"}
     assert LossWeights() == LossWeights(20.0, 20.0)
+
+
+def test_hole_weight_counts_hole_pixels_that_many_times() -> None:
+    gt = torch.zeros(1, 3, 2, 2, dtype=torch.float64)
+    out = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+    known = torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=torch.float64).view(1, 1, 2, 2)
+    assert l1_loss(gt, out, known).item() == 2.5  # hole_weight 1: the paper's plain mean
+    assert l1_loss(gt, out, known, hole_weight=6.0).item() == (1 + 2 + 6 * 3 + 6 * 4) / 4
+    _, fake = _logits()
+    total, parts = feedforward_loss(fake, gt, out, LossWeights(lambda_r=1.0, hole_weight=6.0), known)
+    assert parts["L_r"] == 45 / 4
+    torch.testing.assert_close(total, 45 / 4 + generator_adversarial_loss(fake))
+    with pytest.raises(ValueError, match="needs the mask"):
+        feedforward_loss(fake, gt, out, LossWeights(hole_weight=6.0))

@@ -33,6 +33,8 @@ class TrainConfig:
             number of processes under ``torchrun``).
         lr, betas: Adam's, for every network.
         lambda_sr, lambda_r: the loss weights of eq. 10 and eq. 14.
+        hole_weight: how many times a hole pixel counts in eq. 11's L1 (1 = the paper's plain
+            mean; see :mod:`dpinpaint.train.losses`).
         finetune_style_encoder: also train ``E_s`` in stage 2 (the paper freezes it).
         seed: seeds the initial weights, the data order and the masks.
         workers: DataLoader worker processes.
@@ -53,6 +55,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.001, 0.99)
     lambda_sr: float = 20.0
     lambda_r: float = 20.0
+    hole_weight: float = 1.0
     finetune_style_encoder: bool = False
     seed: int = 0
     workers: int = 2
@@ -90,6 +93,10 @@ class TrainConfig:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        for name in ("lambda_sr", "lambda_r", "hole_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
         if not 0 <= self.regular_probability <= 1:
             raise ConfigError(f"regular_probability must be in [0, 1], got {self.regular_probability!r}")
         lo, hi = self.hole_ratio

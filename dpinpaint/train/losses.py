@@ -17,6 +17,10 @@ Feed-forward path (training ``E``, ``G`` and the fusion modules against ``D``):
 - eq. 13, for the generator: ``-E[log D(I_g)]`` = ``softplus(-l_fake)``;
 - eq. 14: ``L_ff = lambda_r * L_r + L_adv^G`` with ``lambda_r = 20``.
 
+``hole_weight`` (default 1, the paper's plain L1) weighs the hole pixels of ``L_r`` that many
+times the observed ones (partial-convolution style, Liu et al. 2018): only the hole part of
+``I_g`` reaches the output (eq. 5), so short training budgets learn it faster this way.
+
 ``L1`` losses are means over all elements, the usual PyTorch reading of ``||.||_1`` in
 inpainting papers (PICNet, CoModGAN); the weights 20 then balance per-pixel and adversarial terms.
 """
@@ -41,10 +45,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LossWeights:
-    """The paper's weights: ``lambda_sr`` (eq. 10) and ``lambda_r`` (eq. 14), both 20."""
+    """The paper's weights: ``lambda_sr`` (eq. 10) and ``lambda_r`` (eq. 14), both 20; ``hole_weight`` 1."""
 
     lambda_sr: float = 20.0
     lambda_r: float = 20.0
+    hole_weight: float = 1.0
 
 
 def photo_realism_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -52,9 +57,18 @@ def photo_realism_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return (-F.softplus(fake_logits)).mean()
 
 
-def l1_loss(target: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    """Eq. 9 / 11: mean absolute error between ``(B, 3, R, R)`` images."""
-    return (target - output).abs().mean()
+def l1_loss(
+    target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | None = None, hole_weight: float = 1.0
+) -> torch.Tensor:
+    """Eq. 9 / 11: mean absolute error between ``(B, 3, R, R)`` images.
+
+    With ``known`` ``(B, 1, R, R)`` (1 = observed) and ``hole_weight != 1``, hole pixels count
+    ``hole_weight`` times: ``mean(|target - output| * (known + hole_weight * (1 - known)))``.
+    """
+    error = (target - output).abs()
+    if known is not None and hole_weight != 1.0:
+        error = error * (known + hole_weight * (1.0 - known))
+    return error.mean()
 
 
 def inversion_loss(
@@ -78,10 +92,19 @@ def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def feedforward_loss(
-    fake_logits: torch.Tensor, ground_truth: torch.Tensor, generated: torch.Tensor, weights: LossWeights = LossWeights()
+    fake_logits: torch.Tensor,
+    ground_truth: torch.Tensor,
+    generated: torch.Tensor,
+    weights: LossWeights = LossWeights(),
+    known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 14: ``lambda_r * L_r + L_adv^G``; returns the loss and its parts (for logging)."""
-    r = l1_loss(ground_truth, generated)
+    """Eq. 14: ``lambda_r * L_r + L_adv^G``; returns the loss and its parts (for logging).
+
+    ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1``.
+    """
+    if weights.hole_weight != 1.0 and known is None:
+        raise ValueError("feedforward_loss: hole_weight != 1 needs the mask `known`")
+    r = l1_loss(ground_truth, generated, known, weights.hole_weight)
     adv = generator_adversarial_loss(fake_logits)
     total = weights.lambda_r * r + adv
     return total, {"L_r": float(r.detach()), "L_adv_G": float(adv.detach()), "L_ff": float(total.detach())}

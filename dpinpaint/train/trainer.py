@@ -101,7 +101,7 @@ class Trainer:
         if init is not None and not resume:
             self._load_init(init)
         self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
-        self.weights = LossWeights(config.lambda_sr, config.lambda_r)
+        self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight)
         if config.precision != "fp32" and self.device.type == "cpu":
             raise ConfigError(f"precision={config.precision!r} is for accelerators; train on the CPU with 'fp32'")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
@@ -319,7 +319,7 @@ class Trainer:
         # The generator step goes through the raw D (not its DDP wrapper), with D's weights frozen.
         self.d.requires_grad_(False)
         try:
-            loss, logs = feedforward_loss(self.d(generated), image, generated, self.weights)
+            loss, logs = feedforward_loss(self.d(generated), image, generated, self.weights, known)
             self._update(self.optimizers["generator"], loss)
         finally:
             self.d.requires_grad_(True)
