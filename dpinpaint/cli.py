@@ -257,7 +257,11 @@ def _default_workers() -> int:
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by ``inpaint`` and ``explain``: the model, the mask convention, the strategies."""
-    p.add_argument("--model", default="ffhq-256", help="model name, org/repo[@revision] or checkpoint folder")
+    p.add_argument(
+        "--model",
+        default="demo",
+        help="model name, org/repo[@revision] or checkpoint folder (default: demo, bundled, works offline)",
+    )
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
@@ -357,7 +361,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         args.output,
         args.data,
-        model=args.model,
+        model=args.model if args.model or args.baseline else "demo",
         revision=args.revision,
         masks=args.masks,
         groups=parse_groups(args.groups) if args.groups else HOLE_GROUPS,
@@ -388,7 +392,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "report.md / report.csv / report.json and the worst images to OUTPUT: relative l1, SSIM, PSNR, FID per "
         "group and on average, one block per method.",
     )
-    p.add_argument("--model", help="model name, org/repo[@revision] or checkpoint folder (optional with --baseline)")
+    p.add_argument(
+        "--model",
+        help="model name, org/repo[@revision] or checkpoint folder (default: demo, unless only --baseline is given)",
+    )
     p.add_argument("--revision", help="Hub revision")
     p.add_argument("--data", required=True, help="folder of ground-truth images (recursive)")
     p.add_argument("--output", "-o", required=True, help="report folder")
@@ -481,11 +488,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 # -- download / list / env ----------------------------------------------------------------------
 def _cmd_download(args: argparse.Namespace) -> int:
     from .checkpoint import read_config
-    from .hub import resolve_checkpoint
+    from .hub import PRETRAINED, resolve_checkpoint
 
     folder = resolve_checkpoint(args.model, revision=args.revision, variant=args.variant)
     config = read_config(folder)
-    print(f"{args.model}: {config.name} ({config.resolution}x{config.resolution}) in {folder}")
+    bundled = (
+        " (bundled with dpinpaint: nothing to download)"
+        if args.model in PRETRAINED and PRETRAINED[args.model].bundled
+        else ""
+    )
+    print(f"{args.model}: {config.name} ({config.resolution}x{config.resolution}) in {folder}{bundled}")
     return 0
 
 

@@ -403,11 +403,33 @@ def _tiny() -> ModelConfig:
     )
 
 
+def _demo() -> ModelConfig:
+    """The bundled 128x128 demo: the feed-forward path only (Table 2's "w/o Inv-Path").
+
+    No pretrained StyleGAN2 can be had offline, so the inversion path is off; ``stylegan``
+    only sizes the discriminator ``D`` used in training. Weights ship inside the package.
+    """
+    return ModelConfig(
+        name="demo",
+        resolution=128,
+        paths="feedforward",
+        deformable_resolutions=(64, 128),
+        stylegan=StyleGAN2Config(resolution=128, channels=(64, 64, 64, 64, 32, 16), z_dim=64, w_dim=64, n_mlp=2),
+        feedforward=FeedForwardConfig(
+            encoder_channels=(48, 96, 96, 96),
+            decoder_channels=(96, 96, 96, 48, 32),
+            bottleneck_blocks=2,
+            attention_resolution=32,
+        ),
+    )
+
+
 _PRESETS = {
     "ffhq-256": ("FFHQ faces at 256x256 (the paper's main model)", lambda: _paper_256("ffhq-256")),
     "church-256": ("LSUN church at 256x256", lambda: _paper_256("church-256")),
     "cat-256": ("LSUN cat at 256x256", lambda: _paper_256("cat-256")),
     "tiny": ("64x64 narrow model for tests and quick experiments", _tiny),
+    "demo": ("128x128 feed-forward-only model trained on public photos, bundled (works offline)", _demo),
 }
 
 

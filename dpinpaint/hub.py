@@ -1,4 +1,7 @@
-"""Finding checkpoints: local folders, preset names and Hugging Face Hub repositories.
+"""Finding checkpoints: local folders, model names and Hugging Face Hub repositories.
+
+A model name is either bundled (the ``demo`` model ships inside the package, in
+``dpinpaint/pretrained/<name>/``, and never touches the network) or stands for a Hub repository.
 
 Downloads go through :func:`huggingface_hub.hf_hub_download`, so its cache (``HF_HOME``,
 ``HF_HUB_CACHE`` or ``cache_dir=``), offline mode (``HF_HUB_OFFLINE=1`` or
@@ -27,28 +30,53 @@ from .errors import (
     ModelNotFoundError,
 )
 
-__all__ = ["PretrainedModel", "PRETRAINED", "list_models", "parse_model_id", "resolve_checkpoint", "upload_folder"]
+__all__ = [
+    "PretrainedModel",
+    "PRETRAINED",
+    "bundled_folder",
+    "list_models",
+    "parse_model_id",
+    "resolve_checkpoint",
+    "upload_folder",
+]
 
 logger = logging.getLogger(__name__)
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+#: Where bundled checkpoints live inside the installed package.
+_BUNDLED_ROOT = Path(__file__).resolve().parent / "pretrained"
+
+
 @dataclass(frozen=True)
 class PretrainedModel:
-    """A named pretrained model: the preset name, the Hub repository and what it was trained on."""
+    """A named pretrained model: its name, where it comes from and what it was trained on.
+
+    ``repo_id`` is the Hub repository, or ``None`` for a model bundled with the package
+    (``bundled`` is then True and the weights are in :func:`bundled_folder`).
+    """
 
     name: str
-    repo_id: str
+    repo_id: str | None
     description: str
 
+    @property
+    def bundled(self) -> bool:
+        return self.repo_id is None
+
+    @property
+    def location(self) -> str:
+        return "(bundled, offline)" if self.repo_id is None else self.repo_id
+
     def __str__(self) -> str:
-        return f"{self.name:<12} {self.repo_id:<24} {self.description}"
+        return f"{self.name:<12} {self.location:<24} {self.description}"
 
 
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in (
+        PretrainedModel("demo", None, "128x128 feed-forward path only, trained on public photos (docs/demo.md)"),
         PretrainedModel("ffhq-256", "dpinpaint/ffhq-256", "faces, FFHQ 256x256 (paper section 4.1)"),
         PretrainedModel("church-256", "dpinpaint/church-256", "LSUN church outdoor 256x256"),
         PretrainedModel("cat-256", "dpinpaint/cat-256", "LSUN cat 256x256"),
@@ -59,6 +87,38 @@ PRETRAINED: dict[str, PretrainedModel] = {
 def list_models() -> list[PretrainedModel]:
     """The pretrained models ``Inpainter.from_pretrained`` knows by name (``print`` each for one line)."""
     return list(PRETRAINED.values())
+
+
+def bundled_folder(name: str) -> Path:
+    """The folder of the bundled model ``name`` inside the installed package.
+
+    Raises:
+        ModelNotFoundError: ``name`` is not a bundled model.
+        CheckpointError: its files are missing (a broken install).
+    """
+    model = PRETRAINED.get(name)
+    if model is None or not model.bundled:
+        bundled = [m.name for m in PRETRAINED.values() if m.bundled]
+        raise ModelNotFoundError(f"{name!r} is not a bundled model; bundled: {', '.join(bundled)}")
+    folder = _BUNDLED_ROOT / name
+    missing = [f for f in (CONFIG_NAME, weights_name(None)) if not (folder / f).is_file()]
+    if missing:
+        raise CheckpointError(
+            f"the bundled model {name!r} is incomplete: {', '.join(missing)} missing from {folder}; "
+            "reinstall dpinpaint (pip install --force-reinstall dpinpaint)"
+        )
+    return folder
+
+
+def _resolve_bundled(name: str, revision: str | None, variant: str | None) -> Path:
+    if revision is not None:
+        raise ModelNotFoundError(
+            f"model {name!r} is bundled with dpinpaint and has no revisions (got revision={revision!r}); "
+            "its version is the package's"
+        )
+    if variant is not None:
+        raise CheckpointError(f"model {name!r} is bundled in float32 only; drop variant={variant!r}")
+    return bundled_folder(name)
 
 
 def parse_model_id(model_id: str) -> tuple[str, str | None]:
@@ -89,7 +149,8 @@ def resolve_checkpoint(
     """The local folder holding ``config.json`` and the weights of ``name_or_path``.
 
     ``name_or_path`` is a local folder, a model name of :func:`list_models`, ``"org/repo"`` or
-    ``"org/repo@revision"`` (``revision=`` wins over ``@``).
+    ``"org/repo@revision"`` (``revision=`` wins over ``@``). A bundled model (``"demo"``)
+    resolves to its folder inside the package: no network, no cache, whatever the Hub settings.
 
     Raises:
         CheckpointError: a local folder that is not a checkpoint, or a repository without
@@ -98,21 +159,26 @@ def resolve_checkpoint(
     """
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
-    if path.is_dir():
+    known_name = isinstance(name_or_path, str) and text in PRETRAINED
+    if path.is_dir() and (is_checkpoint_folder(path) or not known_name):
         if not is_checkpoint_folder(path):
             raise CheckpointError(
                 f"folder {path} is not a dpinpaint checkpoint: it has no {CONFIG_NAME} "
                 f"(a checkpoint holds {CONFIG_NAME} and {weights_name(variant)}; write one with save_pretrained)"
             )
         return path
-    if path.is_file():
+    # A model name wins over a file or a non-checkpoint folder that happens to share it (``./demo``).
+    if path.is_file() and not known_name:
         raise CheckpointError(
             f"{path} is a file; pass the checkpoint folder that holds {CONFIG_NAME} and {weights_name(variant)}"
         )
     if isinstance(name_or_path, os.PathLike) or _looks_local(text):
         raise ModelNotFoundError(f"no checkpoint folder at {path} (it does not exist)")
-    if text in PRETRAINED:
-        repo_id, pinned = PRETRAINED[text].repo_id, None
+    if known_name:
+        model = PRETRAINED[text]
+        if model.repo_id is None:
+            return _resolve_bundled(text, revision, variant)
+        repo_id, pinned = model.repo_id, None
     else:
         repo_id, pinned = parse_model_id(text)
     revision = revision or pinned

@@ -358,7 +358,7 @@ def test_download_list_env(runs: Runs, data: Path) -> None:
 
     run = runs["list"]
     assert run.returncode == 0, run.stderr
-    assert [line.split()[0] for line in run.stdout.splitlines()] == ["ffhq-256", "church-256", "cat-256"]
+    assert [line.split()[0] for line in run.stdout.splitlines()] == ["demo", "ffhq-256", "church-256", "cat-256"]
     assert "dpinpaint/ffhq-256" in run.stdout
 
     run = runs["list-cached"]

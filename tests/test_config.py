@@ -22,7 +22,7 @@ from dpinpaint.config import (
 )
 from dpinpaint.errors import ConfigError, DPInpaintError
 
-PRESETS = ("ffhq-256", "church-256", "cat-256", "tiny")
+PRESETS = ("ffhq-256", "church-256", "cat-256", "tiny", "demo")
 
 
 def _custom() -> ModelConfig:

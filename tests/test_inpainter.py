@@ -77,11 +77,11 @@ def test_construction_errors() -> None:
 
 def test_list_models() -> None:
     models = list_models()
-    assert [m.name for m in models] == ["ffhq-256", "church-256", "cat-256"]
+    assert [m.name for m in models] == ["demo", "ffhq-256", "church-256", "cat-256"]
     assert Inpainter.list_models() == models
     for m in models:
         line = str(m)
-        assert "\n" not in line and m.name in line and m.repo_id in line
+        assert "\n" not in line and m.name in line and m.location in line
 
 
 # -- save / load ------------------------------------------------------------------------------
