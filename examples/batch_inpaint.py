@@ -1,11 +1,11 @@
 """Inpaint every image of a folder whose mask sits next to it (``photo.png`` + ``photo_mask.png``).
 
     python examples/batch_inpaint.py FOLDER --output OUT [--model NAME_OR_FOLDER] [--batch-size N]
-    python examples/batch_inpaint.py --demo --output OUT
+    python examples/batch_inpaint.py --synthetic --output OUT
 
 Masks: white = fill. Results are written as PNG under OUT with the image's name. Without
-``--model`` a randomly initialised ``tiny`` model is used (no trained weights are published
-yet). ``--demo`` first writes a few synthetic image/mask pairs to OUT/inputs.
+``--model`` the bundled ``demo`` model is used (it works offline). ``--synthetic`` first
+writes a few synthetic image/mask pairs to OUT/inputs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dpinpaint import Inpainter
 SUFFIX = "_mask"
 
 
-def write_demo(folder: Path, count: int = 5) -> None:
+def write_synthetic(folder: Path, count: int = 5) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for i in range(count):
@@ -37,16 +37,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--model", help="model name, org/repo[@rev] or checkpoint folder (default: random tiny)")
+    parser.add_argument(
+        "--model", default="demo", help="model name, org/repo[@rev] or checkpoint folder (default: demo)"
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="windows per forward (default: 1 on CPU)")
-    parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--synthetic", action="store_true", help="write synthetic pairs to OUT/inputs first")
     args = parser.parse_args()
     folder = args.folder
-    if args.demo:
+    if args.synthetic:
         folder = args.output / "inputs"
-        write_demo(folder)
+        write_synthetic(folder)
     if folder is None:
-        parser.error("give FOLDER or --demo")
+        parser.error("give FOLDER or --synthetic")
 
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"})
     images = [p for p in images if not p.stem.endswith(SUFFIX)]
@@ -55,7 +57,7 @@ def main() -> None:
     if missing:
         parser.error(f"no mask for {len(missing)} image(s): {', '.join(missing[:5])}")
 
-    inp = Inpainter.from_pretrained(args.model) if args.model else Inpainter.from_config("tiny", seed=0)
+    inp = Inpainter.from_pretrained(args.model)
     args.output.mkdir(parents=True, exist_ok=True)
     for path, result in zip(images, inp.inpaint_batch(images, masks, batch_size=args.batch_size), strict=True):
         result.save(args.output / f"{path.stem}.png")

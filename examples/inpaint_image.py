@@ -1,12 +1,11 @@
 """Inpaint one image with the public API and print what happened.
 
     python examples/inpaint_image.py IMAGE MASK [--model NAME_OR_FOLDER] [--output out.png]
-    python examples/inpaint_image.py --demo [--output out.png]
+    python examples/inpaint_image.py --synthetic [--output out.png]
 
 MASK: white = fill. ``--model`` takes a model name, a Hub repository or a folder written by
-``save_pretrained``; without it, a randomly initialised ``tiny`` model is used, so the fill
-shows the data flow, not a good inpainting (no trained weights are published yet).
-``--demo`` draws a synthetic 427x641 image with two holes instead of reading files.
+``save_pretrained``; without it, the bundled ``demo`` model is used (it works offline).
+``--synthetic`` draws a 427x641 gradient image with two holes instead of reading files.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from PIL import Image, ImageDraw
 from dpinpaint import Inpainter
 
 
-def demo_inputs() -> tuple[Image.Image, Image.Image]:
+def synthetic_inputs() -> tuple[Image.Image, Image.Image]:
     h, w = 427, 641
     y, x = np.mgrid[0:h, 0:w]
     rgb = np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 128)], axis=-1).astype(np.uint8)
@@ -34,19 +33,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("image", nargs="?")
     parser.add_argument("mask", nargs="?")
-    parser.add_argument("--demo", action="store_true", help="use a synthetic image and mask")
-    parser.add_argument("--model", help="model name, org/repo[@rev] or checkpoint folder (default: random tiny)")
+    parser.add_argument("--synthetic", action="store_true", help="use a synthetic image and mask")
+    parser.add_argument(
+        "--model", default="demo", help="model name, org/repo[@rev] or checkpoint folder (default: demo)"
+    )
     parser.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"])
     parser.add_argument("--output", default="inpainted.png")
     args = parser.parse_args()
-    if args.demo:
-        image, mask = demo_inputs()
+    if args.synthetic:
+        image, mask = synthetic_inputs()
     elif args.image and args.mask:
         image, mask = args.image, args.mask
     else:
-        parser.error("give IMAGE and MASK, or --demo")
+        parser.error("give IMAGE and MASK, or --synthetic")
 
-    inp = Inpainter.from_pretrained(args.model) if args.model else Inpainter.from_config("tiny", seed=0)
+    inp = Inpainter.from_pretrained(args.model)
     result = inp.inpaint(image, mask, strategy=args.strategy, return_details=True)
     result.image.save(args.output)
     print(f"{inp}")

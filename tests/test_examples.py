@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,14 +35,14 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_inpaint_image_example(tmp_path: Path) -> None:
     out = tmp_path / "out.png"
-    proc = _run([str(ROOT / "examples" / "inpaint_image.py"), "--demo", "--output", str(out)], tmp_path)
+    proc = _run([str(ROOT / "examples" / "inpaint_image.py"), "--synthetic", "--output", str(out)], tmp_path)
     with Image.open(out) as img:
         assert img.size == (641, 427)
     assert "strategy: crop" in proc.stdout and proc.stdout.count("window at") == 2
 
 
 def test_batch_inpaint_example(tmp_path: Path) -> None:
-    proc = _run([str(ROOT / "examples" / "batch_inpaint.py"), "--demo", "--output", str(tmp_path / "o")], tmp_path)
+    proc = _run([str(ROOT / "examples" / "batch_inpaint.py"), "--synthetic", "--output", str(tmp_path / "o")], tmp_path)
     assert "inpainted 5 image(s)" in proc.stdout
     for i in range(5):
         with (
@@ -57,3 +58,45 @@ def test_mask_conventions_example_draws_the_docs_picture(tmp_path: Path) -> None
     with Image.open(out) as new, Image.open(ROOT / "docs" / "images" / "mask_convention.png") as committed:
         assert new.size == committed.size
         assert new.tobytes() == committed.tobytes()  # the picture in docs/api.md is what the code does
+
+
+def _gather_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gather_photos", ROOT / "examples" / "demo" / "gather_photos.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_photo_augmentation_is_seeded_square_and_varied() -> None:
+    import numpy as np
+
+    gather = _gather_module()
+    y, x = np.mgrid[0:300, 0:451]
+    photo = Image.fromarray(np.stack([x % 256, y % 256, (x + y) % 256], -1).astype(np.uint8))
+    first = gather.augment(photo, 128, 6, 0.3, np.random.default_rng(0))
+    again = gather.augment(photo, 128, 6, 0.3, np.random.default_rng(0))
+    assert [im.size for im in first] == [(128, 128)] * 6
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(first, again, strict=True))
+    assert len({im.tobytes() for im in first}) == 6  # different crops, scales and flips
+
+
+def test_demo_training_photos_refuse_a_held_out_photo(tmp_path: Path) -> None:
+    """A held-out photo slipped into the training set (even re-encoded and resized) is caught."""
+    import pytest
+
+    pytest.importorskip("skimage")
+    gather = _gather_module()
+    held = gather.heldout_folder("skimage") / "coffee.png"
+    copy = tmp_path / "innocent.jpg"
+    with Image.open(held) as im:
+        im.resize((im.width // 2, im.height // 2)).save(copy, quality=85)
+    other = tmp_path / "other.png"
+    Image.fromarray(np.zeros((200, 200, 3), np.uint8) + 40).save(other)
+    gather.check_disjoint([other], [held])  # unrelated: fine
+    with pytest.raises(SystemExit, match="looks like the held-out photo"):
+        gather.check_disjoint([other, copy], [held])
+    assert {pkg for pkg, _ in gather.HELDOUT_PHOTOS} == {"skimage", "sklearn", "matplotlib"}
+    assert not {name for _, name in gather.HELDOUT_PHOTOS} & {p.rsplit("/", 1)[-1] for p in gather.OPENCV_PHOTOS}
