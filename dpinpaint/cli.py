@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,23 @@ def _load_config(name_or_path: str) -> ModelConfig:
     return get_preset(name_or_path)  # raises with the list of presets
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse ``type=`` for integers ``>= minimum`` (``what`` names them in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -57,16 +66,6 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     for name, description in list_presets().items():
         print(f"{name:<12} {description}")
     return 0
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def _cmd_convert_stylegan2(args: argparse.Namespace) -> int:
@@ -492,11 +491,8 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
     folder = resolve_checkpoint(args.model, revision=args.revision, variant=args.variant)
     config = read_config(folder)
-    bundled = (
-        " (bundled with dpinpaint: nothing to download)"
-        if args.model in PRETRAINED and PRETRAINED[args.model].bundled
-        else ""
-    )
+    model = PRETRAINED.get(args.model)
+    bundled = " (bundled with dpinpaint: nothing to download)" if model is not None and model.bundled else ""
     print(f"{args.model}: {config.name} ({config.resolution}x{config.resolution}) in {folder}{bundled}")
     return 0
 

@@ -160,14 +160,14 @@ def resolve_checkpoint(
     text = os.fspath(name_or_path)
     path = Path(text).expanduser()
     known_name = isinstance(name_or_path, str) and text in PRETRAINED
-    if path.is_dir() and (is_checkpoint_folder(path) or not known_name):
-        if not is_checkpoint_folder(path):
-            raise CheckpointError(
-                f"folder {path} is not a dpinpaint checkpoint: it has no {CONFIG_NAME} "
-                f"(a checkpoint holds {CONFIG_NAME} and {weights_name(variant)}; write one with save_pretrained)"
-            )
-        return path
     # A model name wins over a file or a non-checkpoint folder that happens to share it (``./demo``).
+    if path.is_dir() and is_checkpoint_folder(path):
+        return path
+    if path.is_dir() and not known_name:
+        raise CheckpointError(
+            f"folder {path} is not a dpinpaint checkpoint: it has no {CONFIG_NAME} "
+            f"(a checkpoint holds {CONFIG_NAME} and {weights_name(variant)}; write one with save_pretrained)"
+        )
     if path.is_file() and not known_name:
         raise CheckpointError(
             f"{path} is a file; pass the checkpoint folder that holds {CONFIG_NAME} and {weights_name(variant)}"
