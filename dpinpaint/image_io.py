@@ -9,8 +9,10 @@ value range (never rescaled, so nothing is lost), and how to rebuild the caller'
 on a copy), so every other pixel keeps its exact bits.
 
 Channels: 1 = grey, 2 = grey + alpha, 3 = RGB, 4 = RGBA. The network sees RGB (grey is
-replicated); hole pixels of a grey image get the ITU-R 601 luma of the generated colour;
-alpha is passed through unchanged everywhere.
+replicated); hole pixels of a grey image get the ITU-R 601 luma of the generated colour.
+So do the hole pixels of a black-and-white photo stored as RGB (every pixel outside the
+hole has R = G = B, :meth:`ImageData.is_grey`): the luma is written to all three channels,
+so no colour tint appears in a grey photo. Alpha is passed through unchanged everywhere.
 """
 
 from __future__ import annotations
@@ -104,21 +106,45 @@ class ImageData:
         x = x.clamp(0.0, 1.0)
         return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
-    def paste(self, out: torch.Tensor, index: int, window: Window, fill: torch.Tensor, hole: torch.Tensor) -> None:
+    def is_grey(self, index: int, hole: torch.Tensor) -> bool:
+        """Whether image ``index`` is grey outside ``hole`` ``(H, W)`` bool (True = hole).
+
+        True for one-channel images and for RGB(A) images whose every known pixel has
+        R = G = B exactly (a black-and-white photo saved as RGB); False when nothing is known.
+        """
+        if self.channels < 3:
+            return True
+        hole = hole.to(self.pixels.device)
+        if bool(hole.all()):
+            return False
+        r, g, b = self.pixels[index, :3]
+        return bool(((r == g) & (g == b) | hole).all())
+
+    def paste(
+        self,
+        out: torch.Tensor,
+        index: int,
+        window: Window,
+        fill: torch.Tensor,
+        hole: torch.Tensor,
+        grey: bool = False,
+    ) -> None:
         """Write ``fill`` into the ``hole`` pixels of ``window`` of image ``index`` of ``out``, in place.
 
         Args:
             out: a copy of :attr:`pixels` ``(B, C, H, W)`` being assembled.
             fill: ``(3, h, w)`` float RGB in [0, 1] for the window (values outside are clamped).
             hole: ``(h, w)`` bool, True = replace.
+            grey: write the fill's ITU-R 601 luma to every colour channel (see :meth:`is_grey`);
+                always done for one-channel images.
 
         Pixels outside ``hole`` and the alpha channel are left as they are, bit for bit.
         """
         fill = fill.to(out.device, torch.float32).clamp(0.0, 1.0)
         color = 3 if self.channels >= 3 else 1
-        if color == 1:
-            fill = torch.einsum("chw,c->hw", fill, torch.tensor(LUMA_WEIGHTS, device=out.device))[None]
-            fill = fill.clamp_(0.0, 1.0)
+        if grey or color == 1:
+            luma = torch.einsum("chw,c->hw", fill, torch.tensor(LUMA_WEIGHTS, device=out.device)).clamp_(0.0, 1.0)
+            fill = luma[None].expand(color, -1, -1)
         if out.dtype == torch.bool:
             new = fill >= 0.5
         elif out.is_floating_point():

@@ -579,10 +579,11 @@ class Inpainter:
     def _finish(self, job: _Job, outputs: dict[str, Any], output_type: OutputType | None, details: bool) -> Any:
         data = job.data
         pixels = data.pixels.clone()
+        grey = [data.is_grey(b, job.hole[b]) for b in range(data.batch)]
         for i, ((b, window), geometry) in enumerate(zip(job.windows, job.geometry, strict=True)):
             fill = model_to_window(outputs["output"][i], geometry)
             hole = job.hole[b, window.top : window.bottom, window.left : window.right]
-            data.paste(pixels, b, window, fill, hole)
+            data.paste(pixels, b, window, fill, hole, grey=grey[b])
         result = data.with_pixels(pixels).to_output(output_type)
         if not details:
             return result

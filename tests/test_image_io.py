@@ -439,6 +439,36 @@ def test_paste_quantises_like_the_input_dtype() -> None:
     assert out.item() == round(0.299 * 255)  # ITU-R 601 luma of pure red
 
 
+def test_is_grey_looks_only_at_known_pixels() -> None:
+    rgb = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=2)
+    hole = torch.zeros(3, 4, dtype=torch.bool)
+    hole[1, 1] = True
+    rgb[1, 1] = [200, 10, 90]  # a coloured hole pixel does not matter
+    assert read_image(rgb).is_grey(0, hole)
+    rgb[0, 0, 2] += 1  # one known pixel with B != R
+    assert not read_image(rgb).is_grey(0, hole)
+    assert read_image(np.zeros((3, 4), np.uint8)).is_grey(0, hole)  # one channel: always
+    rgba = np.zeros((3, 4, 4), np.float32)
+    rgba[..., 3] = np.linspace(0, 1, 12).reshape(3, 4)  # alpha is not a colour channel
+    assert read_image(rgba).is_grey(0, hole)
+    assert not read_image(np.zeros((3, 4, 3), np.uint8)).is_grey(0, torch.ones(3, 4, dtype=torch.bool))
+
+
+def test_paste_grey_writes_the_luma_to_every_colour_channel() -> None:
+    win = Window(0, 0, 1, 1)
+    hole = torch.ones(1, 1, dtype=torch.bool)
+    red = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)
+    for image, luma in ((np.zeros((1, 1, 3), np.uint8), round(0.299 * 255)), (np.zeros((1, 1, 4), np.float32), 0.299)):
+        data = read_image(image)
+        out = data.pixels.clone()
+        data.paste(out, 0, win, red, hole, grey=True)
+        assert out[0, :3, 0, 0].tolist() == pytest.approx([luma] * 3)
+        if data.channels == 4:
+            assert out[0, 3, 0, 0].item() == 0.0  # alpha untouched
+        data.paste(out, 0, win, red, hole)  # colour images keep the colour fill by default
+        assert out[0, 1, 0, 0].item() == 0.0
+
+
 def test_paste_respects_the_window_offset() -> None:
     data = read_image(np.zeros((6, 8, 3), np.uint8))
     out = data.pixels.clone()

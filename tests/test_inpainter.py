@@ -184,6 +184,22 @@ def test_types_round_trip(inp: Inpainter, tmp_path: Path) -> None:
         inp.inpaint(pil, mask, output_type="jpeg")  # type: ignore[arg-type]
 
 
+def test_a_grey_photo_stored_as_rgb_gets_a_grey_fill(inp: Inpainter) -> None:
+    grey = _image(70, 90, 1, seed=3)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    mask = _mask(70, 90, [(10, 10, 30, 40)])
+    hole = mask > 0
+    out = inp.inpaint(rgb, mask)
+    assert np.array_equal(out[~hole], rgb[~hole])
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    # the same fill as the one-channel image gets: the luma of the generated colour
+    assert np.array_equal(out[..., 0], inp.inpaint(grey, mask))
+    # one coloured known pixel makes it a colour photo: the fill is the network's colour
+    rgb[0, 0] = [255, 0, 0]
+    coloured = inp.inpaint(rgb, mask)
+    assert not np.array_equal(coloured[hole][:, 0], coloured[hole][:, 1])
+
+
 def test_torch_batches(inp: Inpainter) -> None:
     x = torch.rand(3, 3, 50, 70, dtype=torch.float64)
     masks = torch.zeros(3, 1, 50, 70, dtype=torch.bool)
