@@ -2,15 +2,20 @@
 
 Builds a model preset with random weights and a random StyleGAN2 of its configuration (speed
 does not depend on the values), writes ``--images`` random images, and times
-``Trainer.run(until=...)`` over ``--steps`` steps of each stage after one warm-up step.
+``Trainer.run(until=...)`` over ``--steps`` steps of each stage after one warm-up step, for
+each ``--precision`` in turn, ``--repeats`` times alternately; it prints the medians.
+Feed-forward-only presets (``demo``) have stage 2 only.
 
-Run from the repository root:  python benchmarks/bench_train.py [--preset ffhq-256] [--batch-size 8]
-Results are recorded in docs/training.md.
+Run from the repository root:
+    python benchmarks/bench_train.py [--preset ffhq-256] [--batch-size 8]
+    python benchmarks/bench_train.py --preset demo --steps 10 --repeats 3 --precision fp32 bf16
+Results are recorded in docs/training.md and docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,34 +37,48 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
     args = parser.parse_args()
     config = get_preset(args.preset)
     r = config.resolution
+    stages = (1, 2) if config.uses_inversion else (2,)
+    times: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         torch.manual_seed(0)
-        g = StyleGAN2Generator(config.stylegan)
-        g.update_w_avg(num_samples=1000)
-        save_stylegan2_checkpoint(root / "sg", g, StyleGAN2Discriminator(config.stylegan))
+        stylegan2 = None
+        if config.uses_inversion:
+            g = StyleGAN2Generator(config.stylegan)
+            g.update_w_avg(num_samples=1000)
+            save_stylegan2_checkpoint(root / "sg", g, StyleGAN2Discriminator(config.stylegan))
+            stylegan2 = root / "sg"
         (root / "data").mkdir()
         rng = np.random.default_rng(0)
         for i in range(args.images):
             Image.fromarray(rng.integers(0, 256, (r, r, 3), dtype=np.uint8)).save(root / "data" / f"{i:03d}.png")
-        for stage in (1, 2):
-            steps = {
-                "stage1_steps": 1 + args.steps if stage == 1 else 0,
-                "stage2_steps": 1 + args.steps if stage == 2 else 0,
-            }
-            tc = TrainConfig(model=config, batch_size=args.batch_size, workers=0, test_count=2, checkpoint_every=10_000,
-                             sample_every=10_000, log_every=1, **steps)  # fmt: skip
-            trainer = Trainer(tc, root / f"run{stage}", root / "data", root / "sg", progress=False)
-            trainer.run(until=1)  # warm-up
-            start = time.perf_counter()
-            trainer.run(until=1 + args.steps)
-            sec = (time.perf_counter() - start) / args.steps
-            print(
-                f"stage {stage}: {sec:.2f} s per step at batch {args.batch_size} ({args.batch_size / sec:.2f} images/s)"
-            )
+        for repeat in range(args.repeats):
+            for precision in args.precision:
+                for stage in stages:
+                    steps = {
+                        "stage1_steps": 1 + args.steps if stage == 1 else 0,
+                        "stage2_steps": 1 + args.steps if stage == 2 else 0,
+                    }
+                    tc = TrainConfig(model=config, batch_size=args.batch_size, workers=0, test_count=2,
+                                     checkpoint_every=10_000, sample_every=10_000, log_every=1,
+                                     precision=precision, **steps)  # fmt: skip
+                    run = root / f"run-{stage}-{precision}-{repeat}"
+                    trainer = Trainer(tc, run, root / "data", stylegan2, progress=False)
+                    trainer.run(until=1)  # warm-up
+                    start = time.perf_counter()
+                    trainer.run(until=1 + args.steps)
+                    times.setdefault((stage, precision), []).append((time.perf_counter() - start) / args.steps)
+    for (stage, precision), secs in times.items():
+        sec = statistics.median(secs)
+        print(
+            f"stage {stage} {precision}: {sec:.3f} s per step at batch {args.batch_size} "
+            f"({args.batch_size / sec:.2f} images/s, median of {len(secs)})"
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import torch
 
 from .errors import InvalidInputError
 
-__all__ = ["resolve_device", "resolve_dtype", "DTYPE_NAMES"]
+__all__ = ["resolve_device", "resolve_dtype", "cpu_has_native_bf16", "DTYPE_NAMES"]
 
 #: Accepted dtype spellings.
 DTYPE_NAMES: dict[str, torch.dtype] = {
@@ -19,6 +19,18 @@ DTYPE_NAMES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
 }
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), so oneDNN's bf16 kernels are fast.
+
+    Without it PyTorch emulates bfloat16 on the CPU, which is slower than float32.
+    """
+    check = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+    except RuntimeError:
+        return False
 
 
 def _mps_available() -> bool:

@@ -16,9 +16,12 @@ from conftest import signal_when
 from PIL import Image
 
 from dpinpaint import Inpainter, get_preset
+from dpinpaint.checkpoint import load_tensors
 from dpinpaint.convert import save_stylegan2_checkpoint
+from dpinpaint.device import cpu_has_native_bf16
 from dpinpaint.errors import ConfigError, InvalidInputError
 from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from dpinpaint.train import trainer as trainer_module
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.trainer import Trainer
 
@@ -201,5 +204,22 @@ def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: 
     assert final is not None and Inpainter.from_pretrained(final).config.paths == "feedforward"
     with pytest.raises(ConfigError, match="inversion path"):
         _config(model=TINY.replace(paths="feedforward"), stage1_steps=2, stage2_steps=2)
+
+
+def test_cpu_precision(assets: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp16 is refused on the CPU; bf16 needs native bf16 there and then trains like fp32."""
     with pytest.raises(ConfigError, match="accelerators"):
-        Trainer(_config(precision="bf16"), tmp_path / "r", assets["data"], assets["stylegan2"], progress=False)
+        Trainer(_config(precision="fp16"), tmp_path / "r", assets["data"], assets["stylegan2"], progress=False)
+    config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=2, precision="bf16")
+    with monkeypatch.context() as m:
+        m.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
+        with pytest.raises(ConfigError, match="native bfloat16"):
+            Trainer(config, tmp_path / "r", assets["data"], None, progress=False)
+    if not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bfloat16")
+    final = Trainer(config, tmp_path / "bf16", assets["data"], None, progress=False).run()
+    assert final is not None
+    weights = load_tensors(final / "model.safetensors")
+    assert all(t.dtype == torch.float32 and bool(torch.isfinite(t).all()) for t in weights.values())
+    logs = [json.loads(line) for line in (tmp_path / "bf16" / "metrics.jsonl").read_text().splitlines()]
+    assert logs and all(np.isfinite(r["L_r"]) for r in logs)

@@ -43,8 +43,9 @@ class TrainConfig:
         hole_ratio: range of hole fractions of the training masks.
         checkpoint_every, sample_every, log_every: periods in steps.
         keep_checkpoints: how many checkpoints to keep (the newest).
-        precision: ``"fp32"``, or mixed precision on accelerators: ``"bf16"`` (autocast) or
-            ``"fp16"`` (autocast with a gradient scaler). Weights and optimiser states stay float32.
+        precision: ``"fp32"``, or mixed precision: ``"bf16"`` (autocast; on the CPU only with
+            native bfloat16) or ``"fp16"`` (autocast with a gradient scaler; accelerators only).
+            Weights and optimiser states stay float32.
     """
 
     model: ModelConfig
