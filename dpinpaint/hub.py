@@ -67,7 +67,7 @@ class PretrainedModel:
 
     @property
     def location(self) -> str:
-        return "(bundled, offline)" if self.repo_id is None else self.repo_id
+        return self.repo_id or "(bundled, offline)"
 
     def __str__(self) -> str:
         return f"{self.name:<12} {self.location:<24} {self.description}"

@@ -88,6 +88,13 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         r = config.model.resolution
         # -- everything that can be wrong is checked before any training starts ------------------
+        if self.device.type == "cpu" and config.precision == "fp16":
+            raise ConfigError("precision='fp16' is for accelerators; train on the CPU with 'fp32' (or 'bf16')")
+        if self.device.type == "cpu" and config.precision == "bf16" and not cpu_has_native_bf16():
+            raise ConfigError(
+                "precision='bf16' on the CPU needs native bfloat16 (AVX512-BF16 or AMX), which this CPU lacks "
+                "(emulated bf16 is slower than float32); use 'fp32'"
+            )
         self.source = ImageSource(data)
         validate_source(self.source, r)
         train_idx, test_idx = split_indices(len(self.source), config.test_count)
@@ -103,13 +110,6 @@ class Trainer:
             self._load_init(init)
         self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
         self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight)
-        if self.device.type == "cpu" and config.precision == "fp16":
-            raise ConfigError("precision='fp16' is for accelerators; train on the CPU with 'fp32' (or 'bf16')")
-        if self.device.type == "cpu" and config.precision == "bf16" and not cpu_has_native_bf16():
-            raise ConfigError(
-                "precision='bf16' on the CPU needs native bfloat16 (AVX512-BF16 or AMX), which this CPU lacks "
-                "(emulated bf16 is slower than float32); use 'fp32'"
-            )
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
