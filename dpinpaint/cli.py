@@ -108,22 +108,50 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 # -- inpaint ------------------------------------------------------------------------------------
 def _cmd_inpaint(args: argparse.Namespace) -> int:
-    from .batch import BatchRunner, find_images, output_path, pair_masks, parse_shard, select_shard
+    from .batch import (
+        OUTPUT_SUFFIXES,
+        BatchRunner,
+        find_images,
+        output_path,
+        pair_masks,
+        parse_shard,
+        select_shard,
+    )
     from .files import remove_stale_temporaries
 
     shard = parse_shard(args.shard) if args.shard else (0, 1)
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidInputError(f"--output {out_dir} is a file; give a folder (created if needed)")
+    # `--output result.png` (not an existing folder) names the file of a single input.
+    out_file = out_dir if out_dir.suffix.lower() in OUTPUT_SUFFIXES and not out_dir.is_dir() else None
+    if out_file is not None:
+        if args.format != "same" and OUTPUT_SUFFIXES[out_file.suffix.lower()] != args.format:
+            raise InvalidInputError(f"--format {args.format} contradicts --output {out_file}; drop one of them")
+        out_dir = out_file.parent
+    elif out_dir.exists() and not out_dir.is_dir():
+        raise InvalidInputError(
+            f"--output {out_dir} is a file; give a folder (created if needed), or a new .png/.jpg/.webp file "
+            "name for a single image"
+        )
     mask_is_dir = Path(args.mask).is_dir()
     images = find_images(
         args.inputs,
         recursive=args.recursive,
         exclude_suffix=args.mask_suffix if mask_is_dir else None,
-        exclude_dirs=[out_dir],  # outputs of an earlier run inside an input folder are not inputs
+        # outputs of an earlier run inside an input folder are not inputs
+        exclude_dirs=[] if out_file is not None else [out_dir],
     )
     pairs = pair_masks(images, args.mask, suffix=args.mask_suffix)
-    pairs = [replace(p, output=output_path(out_dir, p.relative, args.format)) for p in pairs]
+    if out_file is not None:
+        if len(pairs) != 1:
+            raise InvalidInputError(
+                f"--output {out_file} names one image file, but {len(pairs)} images were found; "
+                "give a folder to write them all"
+            )
+        if pairs[0].image.resolve() == out_file.resolve():
+            raise InvalidInputError(f"--output {out_file} is the input image itself; choose another name")
+        pairs = [replace(pairs[0], output=out_file)]
+    else:
+        pairs = [replace(p, output=output_path(out_dir, p.relative, args.format)) for p in pairs]
     # Clashes are looked for among all pairs, not this shard's only: two shards must not write one file.
     by_output: dict[Path, list[str]] = {}
     for p in pairs:
@@ -222,7 +250,12 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--mask", "-m", required=True, help="a mask file for all images, or a folder of masks")
-    p.add_argument("--output", "-o", required=True, help="output folder (created if needed)")
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="output folder (created if needed), or a .png/.jpg/.webp file name for a single input image",
+    )
     _add_model_arguments(p)
     p.add_argument("--mask-suffix", default="_mask", help="suffix of mask file stems (default _mask)")
     p.add_argument("--batch-size", type=_positive_int, help="windows per forward pass (default: 1 on CPU, 8 on GPU)")
@@ -326,10 +359,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     save_image(figure, Path(args.output))
     if not args.quiet:
-        print(
-            f"wrote {args.output}: window {args.window} of {len(result.windows)} "
-            f"({result.strategy[0]}, inversion={inversion.method})"
-        )
+        paths = f"inversion={inversion.method}" if inp.config.uses_inversion else "feed-forward path only"
+        print(f"wrote {args.output}: window {args.window} of {len(result.windows)} ({result.strategy[0]}, {paths})")
     return 0
 
 

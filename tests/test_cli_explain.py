@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dpinpaint import Inpainter
+from dpinpaint import Inpainter, get_preset
 from dpinpaint.cli import main
 
 
@@ -32,7 +32,7 @@ def test_explain_writes_the_figure(files: dict[str, Path], tmp_path: Path, capsy
     out = tmp_path / "fig.png"
     base = ["explain", str(files["image"]), "--mask", str(files["mask"]), "--model", str(files["model"])]
     assert main([*base, "--output", str(out)]) == 0
-    assert "wrote" in capsys.readouterr().out
+    assert "inversion=learned" in capsys.readouterr().out
     with Image.open(out) as fig:
         assert fig.width > 5 * 256 and fig.height > 256
         first = fig.tobytes()
@@ -66,6 +66,18 @@ def test_explain_writes_the_figure(files: dict[str, Path], tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "pixel must be X,Y" in err and "resolution must be one of" in err and "nothing to explain" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_explain_feedforward_only_model_names_no_inversion(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(tmp_path / "ff")
+    out = tmp_path / "fig.png"
+    args = ["explain", str(files["image"]), "--mask", str(files["mask"]), "--model", str(tmp_path / "ff")]
+    assert main([*args, "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "feed-forward path only" in printed and "inversion=" not in printed
+    assert out.is_file()
 
 
 def test_inpaint_with_optimised_inversion(

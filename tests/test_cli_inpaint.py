@@ -623,6 +623,47 @@ def test_output_folder_inside_the_input_folder_is_not_read_back(
     assert [r["status"] for r in _records(out)] == ["skipped"]
 
 
+def test_output_file_name_for_a_single_image(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "in"
+    image = _image(d / "a.png", (72, 60))
+    mask = _mask(tmp_path / "m.png", (72, 60))
+    model = ["--model", str(data / "model"), "-q"]
+    for name in ("result.png", "sub/result.jpg", "result.webp"):
+        status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", str(tmp_path / name), *model)
+        assert status == 0, err
+        out = tmp_path / name
+        assert out.is_file() and not _temporaries(tmp_path)
+        with Image.open(out) as im:
+            assert im.format == {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[out.suffix] and im.size == (72, 60)
+    # Lossless: every pixel outside the hole is the input's.
+    keep = ~_hole(mask)
+    assert np.array_equal(_decode(tmp_path / "result.png")[keep], _decode(image)[keep])
+    # A folder of one image may name the file too.
+    status, _, err = _main(capsys, str(d), "-m", str(mask), "-o", str(tmp_path / "one.png"), *model)
+    assert status == 0 and (tmp_path / "one.png").is_file(), err
+    # The same existing-output rules as for folders.
+    status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", str(tmp_path / "result.png"), *model)
+    assert status == 2 and "already exist" in err
+    status, _, err = _main(
+        capsys, str(image), "-m", str(mask), "-o", str(tmp_path / "result.png"), "--overwrite", *model
+    )
+    assert status == 0, err
+    # Errors before the model loads: several images, a contradicting --format, the input itself.
+    _image(d / "b.png", (72, 60), seed=1)
+    for args, message in (
+        ([str(d), "-o", str(tmp_path / "two.png")], "names one image file, but 2 images"),
+        ([str(image), "-o", str(tmp_path / "x.png"), "--format", "jpg"], "--format jpg contradicts"),
+        ([str(image), "-o", str(image), "--overwrite"], "is the input image itself"),
+    ):
+        status, _, err = _main(capsys, *args, "-m", str(mask), "--model", "/no/model")
+        assert status == 2 and message in err, err
+    assert not (tmp_path / "two.png").exists() and not (tmp_path / "x.png").exists()
+    # An existing folder whose name ends in .png is still a folder.
+    (tmp_path / "dir.png").mkdir()
+    status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", str(tmp_path / "dir.png"), *model)
+    assert status == 0 and (tmp_path / "dir.png" / "a.png").is_file(), err
+
+
 def test_summary_helper() -> None:
     """The summary line the tests look for is the one the command prints."""
     assert _summary("x\ndpinpaint: 3 image(s): 1 succeeded, 1 failed, 1 skipped in 0.1 s\n") == (3, 1, 1, 1)
