@@ -113,6 +113,8 @@ def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path
         _config(betas=(0.5,))
     with pytest.raises(ConfigError, match="hole_weight must be a number >= 0"):
         _config(hole_weight=-1.0)
+    with pytest.raises(ConfigError, match="lambda_ssim must be a number >= 0"):
+        _config(lambda_ssim=-0.5)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match=r"no images|empty"):
         Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)
@@ -199,9 +201,11 @@ def test_fine_tuning_starts_from_a_trained_model(assets: dict[str, Path], tmp_pa
 
 
 def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
-    config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=2)
+    config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=2, lambda_ssim=50.0)
     final = Trainer(config, tmp_path / "run", assets["data"], None, progress=False).run()
     assert final is not None and Inpainter.from_pretrained(final).config.paths == "feedforward"
+    logs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert logs and all(0 < r["L_ssim"] < 2 and r["L_ff"] > 50 * r["L_ssim"] for r in logs)
     with pytest.raises(ConfigError, match="inversion path"):
         _config(model=TINY.replace(paths="feedforward"), stage1_steps=2, stage2_steps=2)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from dpinpaint.metrics import ssim
 from dpinpaint.train.losses import (
     LossWeights,
     discriminator_loss,
@@ -13,6 +15,7 @@ from dpinpaint.train.losses import (
     inversion_loss,
     l1_loss,
     photo_realism_loss,
+    ssim_loss,
 )
 
 
@@ -64,3 +67,42 @@ def test_hole_weight_counts_hole_pixels_that_many_times() -> None:
     torch.testing.assert_close(total, 45 / 4 + generator_adversarial_loss(fake))
     with pytest.raises(ValueError, match="needs the mask"):
         feedforward_loss(fake, gt, out, LossWeights(hole_weight=6.0))
+
+
+def test_ssim_loss_is_one_minus_the_metric_of_the_composite() -> None:
+    gen = torch.Generator().manual_seed(1)
+    gt = torch.rand(2, 3, 20, 24, generator=gen, dtype=torch.float64) * 2 - 1
+    out = (gt + 0.3 * torch.randn(gt.shape, generator=gen, dtype=torch.float64)).clamp(-1, 1)
+    known = (torch.rand(2, 1, 20, 24, generator=gen) > 0.4).double()
+    composite = known * gt + (1 - known) * out
+
+    def metric(a: torch.Tensor, b: torch.Tensor) -> float:  # dpinpaint.metrics.ssim per image, on [0, 1]
+        values = [
+            ssim(x.permute(1, 2, 0).numpy() / 2 + 0.5, y.permute(1, 2, 0).numpy() / 2 + 0.5, 1.0) for x, y in zip(a, b)
+        ]
+        return float(np.mean(values))
+
+    assert ssim_loss(gt, composite).item() == pytest.approx(1 - metric(gt, composite), abs=1e-6)
+    assert ssim_loss(gt, out, known).item() == pytest.approx(1 - metric(gt, composite), abs=1e-6)
+    assert ssim_loss(gt, gt).item() == pytest.approx(0.0, abs=1e-12)
+    # Only the hole gets gradients.
+    out = out.clone().requires_grad_(True)
+    ssim_loss(gt, out, known).backward()
+    assert out.grad is not None
+    assert (out.grad * known).abs().max() == 0 and (out.grad * (1 - known)).abs().max() > 0
+
+
+def test_lambda_ssim_adds_the_ssim_term() -> None:
+    _, fake = _logits()
+    gen = torch.Generator().manual_seed(2)
+    gt = torch.rand(1, 3, 16, 16, generator=gen, dtype=torch.float64) * 2 - 1
+    out = torch.zeros_like(gt)
+    known = torch.ones(1, 1, 16, 16, dtype=torch.float64)
+    known[..., 4:12, 4:12] = 0
+    plain, parts = feedforward_loss(fake, gt, out, LossWeights(lambda_r=1.0), known)
+    assert "L_ssim" not in parts
+    total, parts = feedforward_loss(fake, gt, out, LossWeights(lambda_r=1.0, lambda_ssim=3.0), known)
+    torch.testing.assert_close(total, plain + 3 * ssim_loss(gt, out, known))
+    assert parts["L_ssim"] == pytest.approx(ssim_loss(gt, out, known).item()) and parts["L_ff"] == total.item()
+    with pytest.raises(ValueError, match="needs the mask"):
+        feedforward_loss(fake, gt, out, LossWeights(lambda_ssim=1.0))

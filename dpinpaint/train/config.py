@@ -35,6 +35,8 @@ class TrainConfig:
         lambda_sr, lambda_r: the loss weights of eq. 10 and eq. 14.
         hole_weight: how many times a hole pixel counts in eq. 11's L1 (1 = the paper's plain
             mean; see :mod:`dpinpaint.train.losses`).
+        lambda_ssim: weight of an SSIM term on the composited output (0 = the paper's eq. 14;
+            see :mod:`dpinpaint.train.losses`).
         finetune_style_encoder: also train ``E_s`` in stage 2 (the paper freezes it).
         seed: seeds the initial weights, the data order and the masks.
         workers: DataLoader worker processes.
@@ -57,6 +59,7 @@ class TrainConfig:
     lambda_sr: float = 20.0
     lambda_r: float = 20.0
     hole_weight: float = 1.0
+    lambda_ssim: float = 0.0
     finetune_style_encoder: bool = False
     seed: int = 0
     workers: int = 2
@@ -94,7 +97,7 @@ class TrainConfig:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        for name in ("lambda_sr", "lambda_r", "hole_weight"):
+        for name in ("lambda_sr", "lambda_r", "hole_weight", "lambda_ssim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")

@@ -21,6 +21,12 @@ Feed-forward path (training ``E``, ``G`` and the fusion modules against ``D``):
 times the observed ones (partial-convolution style, Liu et al. 2018): only the hole part of
 ``I_g`` reaches the output (eq. 5), so short training budgets learn it faster this way.
 
+``lambda_ssim`` (default 0: not in the paper) adds ``lambda_ssim * (1 - SSIM)`` to eq. 14, the
+SSIM of the composited output ``M * I_gt + (1 - M) * I_g`` against ``I_gt`` (the image the
+user gets; SSIM as in :func:`dpinpaint.metrics.ssim`), as in L1+SSIM restoration losses (Zhao
+et al. 2017). L1 alone is minimised by the median of the plausible fills, which keeps texture
+that SSIM penalises where the hole cannot be known.
+
 ``L1`` losses are means over all elements, the usual PyTorch reading of ``||.||_1`` in
 inpainting papers (PICNet, CoModGAN); the weights 20 then balance per-pixel and adversarial terms.
 """
@@ -40,16 +46,21 @@ __all__ = [
     "discriminator_loss",
     "generator_adversarial_loss",
     "feedforward_loss",
+    "ssim_loss",
 ]
 
 
 @dataclass(frozen=True)
 class LossWeights:
-    """The paper's weights: ``lambda_sr`` (eq. 10) and ``lambda_r`` (eq. 14), both 20; ``hole_weight`` 1."""
+    """The paper's weights: ``lambda_sr`` (eq. 10) and ``lambda_r`` (eq. 14), both 20; ``hole_weight`` 1.
+
+    ``lambda_ssim`` (0 in the paper) weighs :func:`ssim_loss` in ``L_ff``.
+    """
 
     lambda_sr: float = 20.0
     lambda_r: float = 20.0
     hole_weight: float = 1.0
+    lambda_ssim: float = 0.0
 
 
 def photo_realism_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -69,6 +80,34 @@ def l1_loss(
     if known is not None and hole_weight != 1.0:
         error = error * (known + hole_weight * (1.0 - known))
     return error.mean()
+
+
+def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+    """``1 - SSIM`` of ``(B, C, H, W)`` images in [-1, 1], mean over batch and channels.
+
+    With ``known`` ``(B, 1, H, W)`` (1 = observed), ``output`` is first composited with
+    ``target`` (``known * target + (1 - known) * output``), so only the hole is compared and
+    only the hole gets gradients. SSIM as in :func:`dpinpaint.metrics.ssim` on the images
+    mapped to [0, 1] (its luminance term is not shift-invariant): 7x7 uniform window,
+    ``K1 = 0.01``, ``K2 = 0.03``, sample covariance, windows that leave the image dropped.
+    Computed in float32 even under autocast (the variances are differences of nearly equal
+    means).
+    """
+    with torch.autocast(device_type=target.device.type, enabled=False):
+        target, output = target.float(), output.float()
+        if known is not None:
+            known = known.float()
+            output = known * target + (1.0 - known) * output
+        x, y = (target + 1.0) / 2.0, (output + 1.0) / 2.0
+        c1, c2 = 0.01**2, 0.03**2
+        cov_norm = 49.0 / 48.0
+        pooled = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y], dim=1), 7, stride=1)
+        ux, uy, uxx, uyy, uxy = pooled.chunk(5, dim=1)
+        vx = cov_norm * (uxx - ux * ux)
+        vy = cov_norm * (uyy - uy * uy)
+        vxy = cov_norm * (uxy - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        return 1.0 - s.mean()
 
 
 def inversion_loss(
@@ -98,13 +137,19 @@ def feedforward_loss(
     weights: LossWeights = LossWeights(),
     known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 14: ``lambda_r * L_r + L_adv^G``; returns the loss and its parts (for logging).
+    """Eq. 14: ``lambda_r * L_r + L_adv^G`` (``+ lambda_ssim * L_ssim``); returns the loss and its parts (for logging).
 
-    ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1``.
+    ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1`` or ``lambda_ssim > 0``.
     """
-    if weights.hole_weight != 1.0 and known is None:
-        raise ValueError("feedforward_loss: hole_weight != 1 needs the mask `known`")
+    if (weights.hole_weight != 1.0 or weights.lambda_ssim) and known is None:
+        raise ValueError("feedforward_loss: hole_weight != 1 or lambda_ssim > 0 needs the mask `known`")
     r = l1_loss(ground_truth, generated, known, weights.hole_weight)
     adv = generator_adversarial_loss(fake_logits)
     total = weights.lambda_r * r + adv
-    return total, {"L_r": float(r.detach()), "L_adv_G": float(adv.detach()), "L_ff": float(total.detach())}
+    logs = {"L_r": float(r.detach()), "L_adv_G": float(adv.detach())}
+    if weights.lambda_ssim:
+        s = ssim_loss(ground_truth, generated, known)
+        total = total + weights.lambda_ssim * s
+        logs["L_ssim"] = float(s.detach())
+    logs["L_ff"] = float(total.detach())
+    return total, logs

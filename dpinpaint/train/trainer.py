@@ -109,7 +109,7 @@ class Trainer:
         if init is not None and not resume:
             self._load_init(init)
         self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
-        self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight)
+        self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
