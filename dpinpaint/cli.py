@@ -109,6 +109,7 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 # -- inpaint ------------------------------------------------------------------------------------
 def _cmd_inpaint(args: argparse.Namespace) -> int:
     from .batch import (
+        IMAGE_EXTENSIONS,
         OUTPUT_SUFFIXES,
         BatchRunner,
         find_images,
@@ -121,16 +122,23 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard) if args.shard else (0, 1)
     out_dir = Path(args.output)
-    # `--output result.png` (not an existing folder) names the file of a single input.
-    out_file = out_dir if out_dir.suffix.lower() in OUTPUT_SUFFIXES and not out_dir.is_dir() else None
+    # `--output result.png` (not an existing folder, no trailing slash) names the file of a single input.
+    as_folder = out_dir.is_dir() or args.output.endswith(("/", os.sep))
+    suffix = out_dir.suffix.lower()
+    out_file = out_dir if suffix in OUTPUT_SUFFIXES and not as_folder else None
     if out_file is not None:
-        if args.format != "same" and OUTPUT_SUFFIXES[out_file.suffix.lower()] != args.format:
-            raise InvalidInputError(f"--format {args.format} contradicts --output {out_file}; drop one of them")
+        if args.format != "same" and OUTPUT_SUFFIXES[suffix] != args.format:
+            raise InvalidInputError(f"--output {out_file} contradicts --format {args.format}; drop one of them")
         out_dir = out_file.parent
+    elif suffix in IMAGE_EXTENSIONS and not as_folder:
+        raise InvalidInputError(
+            f"--output {out_dir}: results can be written as {', '.join(OUTPUT_SUFFIXES)} files; for a folder "
+            "with this name, create it first or end the name with /"
+        )
     elif out_dir.exists() and not out_dir.is_dir():
         raise InvalidInputError(
-            f"--output {out_dir} is a file; give a folder (created if needed), or a new .png/.jpg/.webp file "
-            "name for a single image"
+            f"--output {out_dir} is a file; give a folder (created if needed), or a new "
+            f"{'/'.join(OUTPUT_SUFFIXES)} file name for a single image"
         )
     mask_is_dir = Path(args.mask).is_dir()
     images = find_images(
@@ -140,6 +148,10 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         # outputs of an earlier run inside an input folder are not inputs
         exclude_dirs=[] if out_file is not None else [out_dir],
     )
+    if out_file is not None:  # nor is an earlier result file found in an input folder
+        named = {Path(p).resolve() for p in args.inputs if not Path(p).is_dir()}
+        target = out_file.resolve()
+        images = [(f, rel) for f, rel in images if f.resolve() != target or f.resolve() in named]
     pairs = pair_masks(images, args.mask, suffix=args.mask_suffix)
     if out_file is not None:
         if len(pairs) != 1:
@@ -147,8 +159,9 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
                 f"--output {out_file} names one image file, but {len(pairs)} images were found; "
                 "give a folder to write them all"
             )
-        if pairs[0].image.resolve() == out_file.resolve():
-            raise InvalidInputError(f"--output {out_file} is the input image itself; choose another name")
+        for role, path in (("input image", pairs[0].image), ("mask", pairs[0].mask)):
+            if path is not None and path.resolve() == out_file.resolve():
+                raise InvalidInputError(f"--output {out_file} is the {role} itself; choose another name")
         pairs = [replace(pairs[0], output=out_file)]
     else:
         pairs = [replace(p, output=output_path(out_dir, p.relative, args.format)) for p in pairs]
@@ -170,7 +183,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     existing = [p for p in pairs if p.output is not None and p.output.exists()]
     if existing and not (args.skip_existing or args.overwrite):
         raise InvalidInputError(
-            f"{len(existing)} output(s) already exist in {out_dir} (e.g. {existing[0].output}); pass --skip-existing "
+            f"{len(existing)} output(s) already exist (e.g. {existing[0].output}); pass --skip-existing "
             "to keep them (resume a run) or --overwrite to replace them"
         )
     if out_dir.is_dir():
@@ -244,7 +257,8 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "inpaint",
         help="inpaint image files and folders",
         description="Inpaint images (files and/or folders) with their masks (white = fill) and write the results "
-        "under OUTPUT with the same relative paths. Masks: one file for all images, or a folder where "
+        "under OUTPUT with the same relative paths (or, for a single image, to OUTPUT if it is a .png, .jpg, "
+        ".jpeg or .webp file name). Masks: one file for all images, or a folder where "
         "photo.png pairs with photo_mask.png (--mask-suffix) or photo.png. Outputs are written atomically; a "
         "bad image or mask is reported and the run goes on; the exit status is 1 if any image failed.",
     )
@@ -254,7 +268,7 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--output",
         "-o",
         required=True,
-        help="output folder (created if needed), or a .png/.jpg/.webp file name for a single input image",
+        help="output folder (created if needed), or a .png/.jpg/.jpeg/.webp file name for a single input image",
     )
     _add_model_arguments(p)
     p.add_argument("--mask-suffix", default="_mask", help="suffix of mask file stems (default _mask)")

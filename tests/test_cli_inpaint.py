@@ -648,20 +648,30 @@ def test_output_file_name_for_a_single_image(data: Path, tmp_path: Path, capsys:
         capsys, str(image), "-m", str(mask), "-o", str(tmp_path / "result.png"), "--overwrite", *model
     )
     assert status == 0, err
-    # Errors before the model loads: several images, a contradicting --format, the input itself.
+    # The result written into the input folder is not an input of the next run.
+    inside = ["-m", str(mask), "-o", str(d / "result.png"), *model]
+    assert _main(capsys, str(d), *inside)[0] == 0
+    status, _, err = _main(capsys, str(d), *inside, "--overwrite")
+    assert status == 0 and (d / "result.png").is_file(), err
+    (d / "result.png").unlink()
+    # Errors before the model loads: several images, a contradicting --format, the input or the
+    # mask itself, an image suffix that is not written.
     _image(d / "b.png", (72, 60), seed=1)
     for args, message in (
         ([str(d), "-o", str(tmp_path / "two.png")], "names one image file, but 2 images"),
-        ([str(image), "-o", str(tmp_path / "x.png"), "--format", "jpg"], "--format jpg contradicts"),
+        ([str(image), "-o", str(tmp_path / "x.png"), "--format", "jpg"], "contradicts --format jpg"),
         ([str(image), "-o", str(image), "--overwrite"], "is the input image itself"),
+        ([str(image), "-o", str(mask), "--overwrite"], "is the mask itself"),
+        ([str(image), "-o", str(tmp_path / "x.tif")], "can be written as .png, .jpg, .jpeg, .webp"),
     ):
         status, _, err = _main(capsys, *args, "-m", str(mask), "--model", "/no/model")
         assert status == 2 and message in err, err
-    assert not (tmp_path / "two.png").exists() and not (tmp_path / "x.png").exists()
-    # An existing folder whose name ends in .png is still a folder.
+    assert not any((tmp_path / name).exists() for name in ("two.png", "x.png", "x.tif"))
+    # An existing folder whose name ends in .png is still a folder, and so is a name ending in /.
     (tmp_path / "dir.png").mkdir()
-    status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", str(tmp_path / "dir.png"), *model)
-    assert status == 0 and (tmp_path / "dir.png" / "a.png").is_file(), err
+    for out in (str(tmp_path / "dir.png"), str(tmp_path / "new.png") + "/"):
+        status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", out, *model)
+        assert status == 0 and (Path(out) / "a.png").is_file(), err
 
 
 def test_summary_helper() -> None:

@@ -111,10 +111,12 @@ def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path
         _config(stage1_steps=0, stage2_steps=0)
     with pytest.raises(ConfigError, match="betas"):
         _config(betas=(0.5,))
-    with pytest.raises(ConfigError, match="hole_weight must be a number >= 0"):
+    with pytest.raises(ConfigError, match="hole_weight must be a finite number >= 0"):
         _config(hole_weight=-1.0)
-    with pytest.raises(ConfigError, match="lambda_ssim must be a number >= 0"):
+    with pytest.raises(ConfigError, match="lambda_ssim must be a finite number >= 0"):
         _config(lambda_ssim=-0.5)
+    with pytest.raises(ConfigError, match="lambda_r must be a finite number"):
+        _config(lambda_r=float("inf"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match=r"no images|empty"):
         Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)

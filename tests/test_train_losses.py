@@ -82,8 +82,11 @@ def test_ssim_loss_is_one_minus_the_metric_of_the_composite() -> None:
         ]
         return float(np.mean(values))
 
-    assert ssim_loss(gt, composite).item() == pytest.approx(1 - metric(gt, composite), abs=1e-6)
-    assert ssim_loss(gt, out, known).item() == pytest.approx(1 - metric(gt, composite), abs=1e-6)
+    assert ssim_loss(gt, composite).dtype == torch.float64
+    assert ssim_loss(gt, composite).item() == pytest.approx(1 - metric(gt, composite), abs=1e-12)
+    assert ssim_loss(gt, out, known).item() == pytest.approx(1 - metric(gt, composite), abs=1e-12)
+    with pytest.raises(ValueError, match="at least 7x7"):
+        ssim_loss(gt[..., :6, :], out[..., :6, :])
     assert ssim_loss(gt, gt).item() == pytest.approx(0.0, abs=1e-12)
     # Only the hole gets gradients.
     out = out.clone().requires_grad_(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,8 +100,8 @@ class TrainConfig:
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         for name in ("lambda_sr", "lambda_r", "hole_weight", "lambda_ssim"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
         if not 0 <= self.regular_probability <= 1:
             raise ConfigError(f"regular_probability must be in [0, 1], got {self.regular_probability!r}")
         lo, hi = self.hole_ratio

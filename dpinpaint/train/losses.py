@@ -24,8 +24,8 @@ times the observed ones (partial-convolution style, Liu et al. 2018): only the h
 ``lambda_ssim`` (default 0: not in the paper) adds ``lambda_ssim * (1 - SSIM)`` to eq. 14, the
 SSIM of the composited output ``M * I_gt + (1 - M) * I_g`` against ``I_gt`` (the image the
 user gets; SSIM as in :func:`dpinpaint.metrics.ssim`), as in L1+SSIM restoration losses (Zhao
-et al. 2017). L1 alone is minimised by the median of the plausible fills, which keeps texture
-that SSIM penalises where the hole cannot be known.
+et al. 2017): it optimises directly the structural similarity that evaluations report next to
+L1 and PSNR, which weighs local means, contrasts and correlations rather than pixel errors.
 
 ``L1`` losses are means over all elements, the usual PyTorch reading of ``||.||_1`` in
 inpainting papers (PICNet, CoModGAN); the weights 20 then balance per-pixel and adversarial terms.
@@ -90,13 +90,16 @@ def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | 
     only the hole gets gradients. SSIM as in :func:`dpinpaint.metrics.ssim` on the images
     mapped to [0, 1] (its luminance term is not shift-invariant): 7x7 uniform window,
     ``K1 = 0.01``, ``K2 = 0.03``, sample covariance, windows that leave the image dropped.
-    Computed in float32 even under autocast (the variances are differences of nearly equal
-    means).
+    Computed in float32 (float64 inputs: float64) even under autocast: the variances are
+    differences of nearly equal means.
     """
+    if min(target.shape[-2:]) < 7:
+        raise ValueError(f"ssim_loss needs images of at least 7x7 pixels (its window), got {tuple(target.shape)}")
     with torch.autocast(device_type=target.device.type, enabled=False):
-        target, output = target.float(), output.float()
+        dtype = torch.promote_types(target.dtype, torch.float32)
+        target, output = target.to(dtype), output.to(dtype)
         if known is not None:
-            known = known.float()
+            known = known.to(dtype)
             output = known * target + (1.0 - known) * output
         x, y = (target + 1.0) / 2.0, (output + 1.0) / 2.0
         c1, c2 = 0.01**2, 0.03**2
