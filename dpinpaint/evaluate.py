@@ -295,8 +295,9 @@ def evaluate(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": model,
         "revision": revision,
-        "inversion": inversion if model is not None else None,
-        "steps": steps if model is not None and inversion != "learned" else None,
+        # None without a model, "none" for a model without an inversion path (feed-forward only).
+        "inversion": None if inp is None else inversion if inp.config.uses_inversion else "none",
+        "steps": steps if inp is not None and inp.config.uses_inversion and inversion != "learned" else None,
         "data": str(Path(data)),
         "images": len(images),
         "size": size,
@@ -355,7 +356,11 @@ def _write_report(
         "",
         f"- model: {meta['model'] or '(baselines only)'}" + (f" @ {meta['revision']}" if meta["revision"] else ""),
         *(
-            [f"- inversion: {meta['inversion']}" + (f", {meta['steps']} steps" if meta["steps"] else "")]
+            [
+                "- inversion: none (feed-forward path only)"
+                if meta["inversion"] == "none"
+                else f"- inversion: {meta['inversion']}" + (f", {meta['steps']} steps" if meta["steps"] else "")
+            ]
             if meta["inversion"]
             else []
         ),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dpinpaint import Inpainter
+from dpinpaint import Inpainter, get_preset
 from dpinpaint.cli import main
 from dpinpaint.errors import InvalidInputError
 from dpinpaint.evaluate import evaluate, format_table, prepare_image
@@ -67,12 +67,23 @@ def test_evaluate_model_and_baselines(setup: Path, tmp_path: Path) -> None:
     assert len(rows) == 72 and {r["method"] for r in rows} == set(methods)
     report = json.loads((out / "report.json").read_text())
     assert report["meta"]["mask_seed"] == 0 and report["meta"]["images"] == 4
+    assert report["meta"]["inversion"] == "learned" and "- inversion: learned" in text
     for name in ("opencv-telea", "opencv-ns"):
         with Image.open(out / "worst" / f"{name}.png") as grid:
             assert grid.size == (3 * 64, 3 * 64)  # masked | output | ground truth, 3 worst rows
     again = evaluate(tmp_path / "again", setup / "data", baselines=["opencv-telea"], num=4, size=64,
                      compute_fid=False, progress=False)  # fmt: skip
     assert again.table["opencv-telea"] == result.table["opencv-telea"]  # seeded masks: same numbers
+
+
+def test_feedforward_only_model_reports_no_inversion(setup: Path, tmp_path: Path) -> None:
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(tmp_path / "ff")
+    result = evaluate(tmp_path / "r", setup / "data", model=str(tmp_path / "ff"), num=1, groups=[(0.1, 0.2)],
+                      compute_fid=False, progress=False)  # fmt: skip
+    assert result.table[str(tmp_path / "ff")]["10-20%"]["psnr"] > 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["meta"]["inversion"] == "none" and report["meta"]["steps"] is None
+    assert "- inversion: none (feed-forward path only)" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_mask_folder_and_errors(setup: Path, tmp_path: Path) -> None:
