@@ -148,9 +148,9 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         # outputs of an earlier run inside an input folder are not inputs
         exclude_dirs=[] if out_file is not None else [out_dir],
     )
-    if out_file is not None:  # nor is an earlier result file found in an input folder
+    target = out_file.resolve() if out_file is not None else None
+    if target is not None:  # nor is an earlier result file found in an input folder
         named = {Path(p).resolve() for p in args.inputs if not Path(p).is_dir()}
-        target = out_file.resolve()
         images = [(f, rel) for f, rel in images if f.resolve() != target or f.resolve() in named]
     pairs = pair_masks(images, args.mask, suffix=args.mask_suffix)
     if out_file is not None:
@@ -160,7 +160,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
                 "give a folder to write them all"
             )
         for role, path in (("input image", pairs[0].image), ("mask", pairs[0].mask)):
-            if path is not None and path.resolve() == out_file.resolve():
+            if path is not None and path.resolve() == target:
                 raise InvalidInputError(f"--output {out_file} is the {role} itself; choose another name")
         pairs = [replace(pairs[0], output=out_file)]
     else:

@@ -43,9 +43,10 @@ __all__ = [
 FEATURE_DIM = 2048
 """Length of an Inception pool3 feature vector."""
 
-_SSIM_WINDOW = 7
-_SSIM_K1 = 0.01
-_SSIM_K2 = 0.03
+#: SSIM's uniform window side and constants (scikit-image's defaults), shared with the training loss.
+SSIM_WINDOW = 7
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
 _EVAL_HINT = "pip install 'dpinpaint[eval]'"
 
 
@@ -105,8 +106,8 @@ def psnr(gt: np.ndarray, out: np.ndarray, data_range: float = 255.0) -> float:
 
 def _ssim_channel(a: np.ndarray, b: np.ndarray, c1: float, c2: float) -> float:
     """Mean SSIM of two ``(H, W)`` float64 planes, 7x7 uniform window, border of 3 cropped."""
-    win = (_SSIM_WINDOW, _SSIM_WINDOW)
-    n = _SSIM_WINDOW * _SSIM_WINDOW
+    win = (SSIM_WINDOW, SSIM_WINDOW)
+    n = SSIM_WINDOW * SSIM_WINDOW
     cov_norm = n / (n - 1.0)  # sample covariance
 
     def mean(x: np.ndarray) -> np.ndarray:
@@ -119,7 +120,7 @@ def _ssim_channel(a: np.ndarray, b: np.ndarray, c1: float, c2: float) -> float:
     vy = cov_norm * (uyy - uy * uy)
     vxy = cov_norm * (uxy - ux * uy)
     s = ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    pad = (_SSIM_WINDOW - 1) // 2
+    pad = (SSIM_WINDOW - 1) // 2
     return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
 
 
@@ -137,10 +138,10 @@ def ssim(gt: np.ndarray, out: np.ndarray, data_range: float = 255.0) -> float:
     """
     data_range = _check_data_range(data_range)
     a, b = _pair(gt, out)
-    if min(a.shape[:2]) < _SSIM_WINDOW:
+    if min(a.shape[:2]) < SSIM_WINDOW:
         raise InvalidInputError(f"SSIM needs images of at least 7x7 pixels, got {a.shape[1]}x{a.shape[0]}")
-    c1 = (_SSIM_K1 * data_range) ** 2
-    c2 = (_SSIM_K2 * data_range) ** 2
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
     if a.ndim == 2:
         return _ssim_channel(a, b, c1, c2)
     values = [_ssim_channel(a[..., c], b[..., c], c1, c2) for c in range(a.shape[2])]

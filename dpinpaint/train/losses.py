@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
+
 __all__ = [
     "LossWeights",
     "photo_realism_loss",
@@ -89,12 +91,15 @@ def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | 
     ``target`` (``known * target + (1 - known) * output``), so only the hole is compared and
     only the hole gets gradients. SSIM as in :func:`dpinpaint.metrics.ssim` on the images
     mapped to [0, 1] (its luminance term is not shift-invariant): 7x7 uniform window,
-    ``K1 = 0.01``, ``K2 = 0.03``, sample covariance, windows that leave the image dropped.
+    ``K1 = 0.01``, ``K2 = 0.03``, sample covariance, windows that leave the image dropped
+    (the constants are :mod:`dpinpaint.metrics`').
     Computed in float32 (float64 inputs: float64) even under autocast: the variances are
     differences of nearly equal means.
     """
-    if min(target.shape[-2:]) < 7:
-        raise ValueError(f"ssim_loss needs images of at least 7x7 pixels (its window), got {tuple(target.shape)}")
+    if min(target.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(
+            f"ssim_loss needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels (its window), got {tuple(target.shape)}"
+        )
     with torch.autocast(device_type=target.device.type, enabled=False):
         dtype = torch.promote_types(target.dtype, torch.float32)
         target, output = target.to(dtype), output.to(dtype)
@@ -102,9 +107,10 @@ def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | 
             known = known.to(dtype)
             output = known * target + (1.0 - known) * output
         x, y = (target + 1.0) / 2.0, (output + 1.0) / 2.0
-        c1, c2 = 0.01**2, 0.03**2
-        cov_norm = 49.0 / 48.0
-        pooled = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y], dim=1), 7, stride=1)
+        c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
+        n = SSIM_WINDOW * SSIM_WINDOW
+        cov_norm = n / (n - 1.0)  # sample covariance
+        pooled = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y], dim=1), SSIM_WINDOW, stride=1)
         ux, uy, uxx, uyy, uxy = pooled.chunk(5, dim=1)
         vx = cov_norm * (uxx - ux * ux)
         vy = cov_norm * (uyy - uy * uy)
