@@ -92,8 +92,9 @@ def test_both_stages_learn_and_export(assets: dict[str, Path], tmp_path: Path) -
     assert all(torch.equal(v, original.state_dict()[k]) for k, v in g.items())
 
 
-def test_resume_reaches_the_same_weights(assets: dict[str, Path], tmp_path: Path) -> None:
-    config = _config()
+@pytest.mark.parametrize("ema_kimg", [0.0, 0.01])
+def test_resume_reaches_the_same_weights(assets: dict[str, Path], tmp_path: Path, ema_kimg: float) -> None:
+    config = _config(ema_kimg=ema_kimg)
     Trainer(config, tmp_path / "a", assets["data"], assets["stylegan2"], progress=False).run()
     first = Trainer(config, tmp_path / "b", assets["data"], assets["stylegan2"], progress=False)
     assert first.run(until=7) is None  # interrupted after step 7; the last checkpoint is step 4
@@ -117,6 +118,8 @@ def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path
         _config(lambda_ssim=-0.5)
     with pytest.raises(ConfigError, match="lambda_r must be a finite number"):
         _config(lambda_r=float("inf"))
+    with pytest.raises(ConfigError, match="ema_kimg must be a finite number >= 0"):
+        _config(ema_kimg=-1.0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match=r"no images|empty"):
         Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)
@@ -200,6 +203,31 @@ def test_fine_tuning_starts_from_a_trained_model(assets: dict[str, Path], tmp_pa
     with pytest.raises(ConfigError, match="differs"):
         Trainer(_config(model=TINY.replace(fusion="concat")), tmp_path / "r2", assets["data"], assets["stylegan2"],
                 init=tmp_path / "pretrained", progress=False)  # fmt: skip
+
+
+def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_path: Path) -> None:
+    """With a half-life of one step (4 images), each step's average is the mean of the last average and the new weights."""
+    model = TINY.replace(paths="feedforward")
+    source = Inpainter.from_config(model, seed=5)
+    source.save_pretrained(tmp_path / "pretrained")
+    config = _config(model=model, stage1_steps=0, stage2_steps=2, checkpoint_every=1, ema_kimg=0.004)
+    final = Trainer(config, tmp_path / "run", assets["data"], None, init=tmp_path / "pretrained", progress=False).run()
+    assert final is not None
+    ckpt = [load_tensors(tmp_path / "run" / "checkpoints" / f"step-{i:08d}" / "weights.safetensors") for i in (1, 2)]
+    averaged = previous = source.model.state_dict()
+    moved = 0
+    for weights in ckpt:
+        trained = {k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")}  # fmt: skip
+        averaged = {k[len("ema."):]: v for k, v in weights.items() if k.startswith("ema.")}  # fmt: skip
+        assert averaged.keys() == trained.keys()
+        for key, value in averaged.items():
+            if key.startswith(("encoder.", "generator.")) and value.is_floating_point() and "running" not in key:
+                torch.testing.assert_close(value, (previous[key] + trained[key]) / 2, rtol=0, atol=1e-6)
+                moved += not torch.equal(value, trained[key])
+        previous = averaged
+    assert moved > 10  # the average really differs from the trained weights
+    exported = load_tensors(final / "model.safetensors")
+    assert exported.keys() == averaged.keys() and all(torch.equal(exported[k], averaged[k]) for k in exported)
 
 
 def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:

@@ -38,6 +38,9 @@ class TrainConfig:
             mean; see :mod:`dpinpaint.train.losses`).
         lambda_ssim: weight of an SSIM term on the composited output (0 = the paper's eq. 14;
             see :mod:`dpinpaint.train.losses`).
+        ema_kimg: half-life, in thousands of images, of an exponential moving average of the
+            weights (StyleGAN2-ADA's ``G_ema``, which uses 10); samples and ``final/`` then use
+            the averaged weights. 0 (the paper) exports the weights of the last step.
         finetune_style_encoder: also train ``E_s`` in stage 2 (the paper freezes it).
         seed: seeds the initial weights, the data order and the masks.
         workers: DataLoader worker processes.
@@ -61,6 +64,7 @@ class TrainConfig:
     lambda_r: float = 20.0
     hole_weight: float = 1.0
     lambda_ssim: float = 0.0
+    ema_kimg: float = 0.0
     finetune_style_encoder: bool = False
     seed: int = 0
     workers: int = 2
@@ -98,7 +102,7 @@ class TrainConfig:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        for name in ("lambda_sr", "lambda_r", "hole_weight", "lambda_ssim"):
+        for name in ("lambda_sr", "lambda_r", "hole_weight", "lambda_ssim", "ema_kimg"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")

@@ -8,11 +8,13 @@ the feed-forward encoder ``E``, decoder ``G`` and the fusion modules against a d
 The run folder holds ``config.json`` (the :class:`TrainConfig`), ``run.json`` (data and
 StyleGAN2 paths), ``split.json``, ``metrics.jsonl``, ``samples/step-*.png``,
 ``checkpoints/step-*/`` (see :mod:`dpinpaint.train.state`) and, at the end, ``final/``: an
-``Inpainter`` checkpoint folder.
+``Inpainter`` checkpoint folder. With ``ema_kimg > 0`` an exponential moving average of the
+weights (``ema`` in the checkpoints) is kept beside them, and samples and ``final/`` use it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -108,6 +110,8 @@ class Trainer:
             self._load_stylegan2(stylegan2)
         if init is not None and not resume:
             self._load_init(init)
+        # The averaged weights start from the initial ones (a resumed run overwrites them below).
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_kimg else None
         self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
         self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
@@ -216,6 +220,8 @@ class Trainer:
 
     def _networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {"model": self.model}
+        if self.ema is not None:
+            nets["ema"] = self.ema
         if self.d is not None:
             nets["discriminator"] = self.d
         return nets
@@ -268,6 +274,7 @@ class Trainer:
                 else:
                     logs = self._stage2_step(image, known)
             self.sampler.advance(image.shape[0] * self.world)
+            self._update_ema(image.shape[0] * self.world)
             self.step += 1
             images += image.shape[0] * self.world
             bar.update(1)
@@ -286,7 +293,7 @@ class Trainer:
             return None
         final = self.run_dir / "final"
         if self.rank == 0:
-            save_model(self.model, self.config.model, final)
+            save_model(self.ema if self.ema is not None else self.model, self.config.model, final)
         self._barrier()
         return final
 
@@ -331,6 +338,18 @@ class Trainer:
             self.d.requires_grad_(True)
         return {"stage": 2.0, **logs, "L_adv_D": float(d_loss.detach())}
 
+    @torch.no_grad()
+    def _update_ema(self, images: int) -> None:
+        """Move the averaged weights towards the trained ones: half the way every ``ema_kimg`` thousand images."""
+        if self.ema is None:
+            return
+        beta = 0.5 ** (images / (self.config.ema_kimg * 1000))
+        pairs = [(a, p) for a, p in zip(self.ema.parameters(), self.model.parameters(), strict=True) if p.requires_grad]
+        if pairs:
+            torch._foreach_lerp_([a for a, _ in pairs], [p for _, p in pairs], 1.0 - beta)
+        for a, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
+            a.copy_(b)
+
     def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """One optimiser step (through the gradient scaler under fp16)."""
         opt.zero_grad(set_to_none=True)
@@ -371,10 +390,11 @@ class Trainer:
         items = [fixed[i] for i in range(len(indices))]
         image = torch.stack([it["image"] for it in items]).to(self.device)
         known = torch.stack([it["known"] for it in items]).to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        out = self.model(image, known)
-        self.model.train(was_training)
+        net = self.ema if self.ema is not None else self.model
+        was_training = net.training
+        net.eval()
+        out = net(image, known)
+        net.train(was_training)
         blank = torch.zeros_like(image)
         cols = [image * known, out.inversion if out.inversion is not None else blank]
         cols += [out.generated if out.generated is not None else blank, out.output, image]
