@@ -120,6 +120,8 @@ def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path
         _config(lambda_r=float("inf"))
     with pytest.raises(ConfigError, match="ema_kimg must be a finite number >= 0"):
         _config(ema_kimg=-1.0)
+    with pytest.raises(ConfigError, match=r"color_probability must be in \[0, 1\]"):
+        _config(color_probability=2.0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match=r"no images|empty"):
         Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)
@@ -228,6 +230,15 @@ def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_p
     assert moved > 10  # the average really differs from the trained weights
     exported = load_tensors(final / "model.safetensors")
     assert exported.keys() == averaged.keys() and all(torch.equal(exported[k], averaged[k]) for k in exported)
+
+
+def test_color_probability_reaches_the_training_samples(assets: dict[str, Path], tmp_path: Path) -> None:
+    model = TINY.replace(paths="feedforward")
+    plain = Trainer(_config(model=model, stage1_steps=0), tmp_path / "a", assets["data"], None, progress=False)
+    colored = Trainer(_config(model=model, stage1_steps=0, color_probability=1.0), tmp_path / "b", assets["data"], None,
+                      progress=False)  # fmt: skip
+    a, b = plain.dataset[0], colored.dataset[0]
+    assert torch.equal(a["known"], b["known"]) and not torch.equal(a["image"], b["image"])
 
 
 def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from dpinpaint.train.data import (
     ImageSource,
     InpaintingDataset,
     ResumableSampler,
+    adjust_colors,
     make_loader,
     prepare_image,
     read_split,
@@ -284,6 +285,38 @@ def test_split_file_round_trip_and_change_detection(
 def _is_rectangle(hole: np.ndarray) -> bool:
     rows, cols = np.flatnonzero(hole.any(1)), np.flatnonzero(hole.any(0))
     return bool(hole[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all())
+
+
+def test_adjust_colors_turns_hues_and_keeps_greys() -> None:
+    primaries = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]]], np.uint8)
+    turned = adjust_colors(primaries, 120.0, 1.0, 1.0)
+    assert turned.dtype == np.uint8 and turned.shape == primaries.shape
+    assert turned[0, :3].tolist() == [[0, 255, 0], [0, 0, 255], [255, 0, 0]]  # red -> green -> blue -> red
+    assert turned[0, 3].tolist() == [128, 128, 128]
+    photo = _pixels(40, 30, seed=2)
+    assert np.abs(adjust_colors(photo, 0.0, 1.0, 1.0).astype(int) - photo).max() <= 1  # identity, up to rounding
+    pale = adjust_colors(photo, 0.0, 0.0, 1.0)
+    assert np.array_equal(pale[..., 0], pale[..., 1]) and np.array_equal(pale[..., 1], pale[..., 2])
+    assert (adjust_colors(photo, 0.0, 1.0, 0.5).astype(int) >= photo.astype(int) - 1).all()  # gamma < 1 brightens
+    assert adjust_colors(photo, 0.0, 1.0, 0.5).mean() > photo.mean() + 20
+
+
+def test_color_changes_follow_the_seed_and_leave_flips_and_masks_alone(folder: Path) -> None:
+    source = ImageSource(folder)
+    plain = InpaintingDataset(source, range(4), 32, seed=1)
+    always = InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.0)
+    half = InpaintingDataset(source, range(4), 32, seed=1, color_probability=0.5)
+    changed = 0
+    for epoch in range(4):
+        for i in range(4):
+            a, b, c = plain[(epoch, i)], always[(epoch, i)], half[(epoch, i)]
+            assert torch.equal(a["known"], b["known"]) and torch.equal(a["known"], c["known"])
+            assert not torch.equal(a["image"], b["image"])
+            assert torch.equal(b["image"], always[(epoch, i)]["image"])  # a function of (seed, epoch, index)
+            changed += not torch.equal(a["image"], c["image"])
+    assert 2 <= changed <= 14  # probability 1/2 over 16 samples
+    with pytest.raises(InvalidInputError, match="color_probability"):
+        InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.5)
 
 
 def test_masks_stay_in_the_ratio_range_and_both_kinds_occur(folder: Path) -> None:

@@ -46,6 +46,9 @@ class TrainConfig:
         workers: DataLoader worker processes.
         test_count: images held out at the end of the file order (FFHQ: the last 5,000).
         regular_probability: share of rectangular holes among the training masks.
+        color_probability: share of training images whose colours are changed at random (hue
+            turned, saturation and brightness scaled; see
+            :func:`dpinpaint.train.data.random_color_change`). 0 (the paper) never changes them.
         hole_ratio: range of hole fractions of the training masks.
         checkpoint_every, sample_every, log_every: periods in steps.
         keep_checkpoints: how many checkpoints to keep (the newest).
@@ -70,6 +73,7 @@ class TrainConfig:
     workers: int = 2
     test_count: int = 5000
     regular_probability: float = 0.5
+    color_probability: float = 0.0
     hole_ratio: tuple[float, float] = (0.0, 0.6)
     checkpoint_every: int = 1000
     sample_every: int = 1000
@@ -106,8 +110,10 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not 0 <= self.regular_probability <= 1:
-            raise ConfigError(f"regular_probability must be in [0, 1], got {self.regular_probability!r}")
+        for name in ("regular_probability", "color_probability"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
         lo, hi = self.hole_ratio
         if not 0 <= lo < hi <= 1:
             raise ConfigError(f"hole_ratio must be (lo, hi) with 0 <= lo < hi <= 1, got {self.hole_ratio!r}")

@@ -9,8 +9,9 @@
 - :func:`split_indices`, :func:`write_split`, :func:`read_split`: the split by file order (FFHQ
   convention: the last 5,000 images are the test set), recorded as ``split.json`` in the run
   folder and checked again on resume;
-- :class:`InpaintingDataset`: ``{"image", "known", "index"}`` samples whose mask and flip are a
-  function of ``(seed, epoch, image index)`` only, so they do not depend on workers or batching;
+- :class:`InpaintingDataset`: ``{"image", "known", "index"}`` samples whose mask, flip and
+  optional colour change (:func:`adjust_colors`) are a function of ``(seed, epoch, image
+  index)`` only, so they do not depend on workers or batching;
 - :class:`ResumableSampler`: a seeded permutation per epoch, sharded across ranks, whose state
   ``(epoch, position)`` resumes mid-epoch with exactly the remaining order;
 - :func:`make_loader`: the ``DataLoader`` (workers, epoch-tagged keys, zip handles per process).
@@ -61,6 +62,8 @@ __all__ = [
     "write_split",
     "read_split",
     "InpaintingDataset",
+    "adjust_colors",
+    "random_color_change",
     "ResumableSampler",
     "make_loader",
 ]
@@ -486,14 +489,48 @@ def read_split(
 
 
 # -- samples ----------------------------------------------------------------------------------------
+#: Ranges of :func:`random_color_change`: saturation and brightness-gamma factors are log-uniform in these.
+COLOR_SATURATION_RANGE = (0.5, 2.0)
+COLOR_GAMMA_RANGE = (2 / 3, 1.5)
+
+
+def adjust_colors(pixels: np.ndarray, hue_shift: float, saturation: float, gamma: float) -> np.ndarray:
+    """Change the colours of an ``(H, W, 3)`` uint8 RGB image in HSV space; returns uint8 RGB.
+
+    The hue turns by ``hue_shift`` degrees, the saturation is multiplied by ``saturation``
+    (clipped to 1) and the value ``V`` in ``[0, 1]`` becomes ``V ** gamma``. Greys stay grey.
+    """
+    import cv2
+
+    hsv = cv2.cvtColor(pixels.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)  # H in [0, 360), S and V in [0, 1]
+    hsv[..., 0] = np.mod(hsv[..., 0] + hue_shift, 360.0)
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0.0, 1.0)
+    hsv[..., 2] = np.power(hsv[..., 2], gamma)
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def random_color_change(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`adjust_colors` with a uniform hue turn and log-uniform saturation and gamma factors.
+
+    The ranges are :data:`COLOR_SATURATION_RANGE` and :data:`COLOR_GAMMA_RANGE`; it widens the
+    colours a small training set shows the model (saturated, hue-rotated, brighter and darker).
+    """
+    hue = rng.uniform(0.0, 360.0)
+    saturation = math.exp(rng.uniform(*np.log(COLOR_SATURATION_RANGE)))
+    gamma = math.exp(rng.uniform(*np.log(COLOR_GAMMA_RANGE)))
+    return adjust_colors(pixels, hue, saturation, gamma)
+
+
 class InpaintingDataset(Dataset[dict[str, Any]]):
     """Masked training samples of the images ``indices`` of ``source``, prepared at ``resolution``.
 
     Sample ``i`` (``dataset[i]``, or ``dataset[(epoch, i)]`` as :func:`make_loader` asks) is
     ``{"image": (3, R, R) float32 in [-1, 1], "known": (1, R, R) float32 (1 = observed,
-    0 = hole), "index": int}`` where ``index`` is the image's index in ``source``. The flip and
-    the mask are drawn, in that order, from ``np.random.default_rng([seed, epoch, index])``: they
-    depend on nothing else (not the worker, the batch or the rank), and change every epoch.
+    0 = hole), "index": int}`` where ``index`` is the image's index in ``source``. The flip, the
+    mask and the colour change are drawn, in that order, from
+    ``np.random.default_rng([seed, epoch, index])``: they depend on nothing else (not the
+    worker, the batch or the rank), and change every epoch.
 
     Args:
         mask_kinds: kinds of :func:`dpinpaint.masks.generate_mask` to draw (``"irregular"``
@@ -503,6 +540,8 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         hole_ratio: ``(lo, hi)``: every mask's hole fraction is in ``[lo, hi)`` (``(0, hi)`` when
             ``lo == 0``), target uniform in the range; default Table 1's 0-60%.
         flip: a horizontal flip with probability 1/2 (StyleGAN2's ``--mirror``).
+        color_probability: the probability of a :func:`random_color_change` (default 0: never;
+            the flips and masks do not depend on it).
 
     Raises:
         InvalidInputError: bad arguments (checked here, not at the first sample).
@@ -519,6 +558,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         regular_probability: float = DEFAULT_REGULAR_PROBABILITY,
         hole_ratio: tuple[float, float] = DEFAULT_HOLE_RATIO,
         flip: bool = True,
+        color_probability: float = 0.0,
     ) -> None:
         self.source = source
         self.indices = _check_indices("dataset", indices, len(source))
@@ -540,6 +580,10 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
             raise InvalidInputError(f"hole_ratio must satisfy 0 <= lo < hi <= 1, got {hole_ratio!r}")
         self.hole_ratio: tuple[float, float] = (lo, hi)
         self.flip: bool = bool(flip)
+        c = color_probability
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 <= c <= 1.0:
+            raise InvalidInputError(f"color_probability must be in [0, 1], got {c!r}")
+        self.color_probability: float = float(c)
         self.epoch: int = 0
 
     def __len__(self) -> int:
@@ -568,6 +612,8 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         if self.flip and rng.random() < 0.5:
             pixels = pixels[:, ::-1]
         hole = generate_mask(r, r, kind=self._kind(rng), ratio=self.hole_ratio, rng=rng)  # (R, R) bool
+        if self.color_probability and rng.random() < self.color_probability:
+            pixels = random_color_change(pixels, rng)
         image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float().div_(127.5).sub_(1.0)
         known = torch.from_numpy(~hole).float()[None]
         return {"image": image, "known": known, "index": index}
