@@ -104,22 +104,30 @@ def psnr(gt: np.ndarray, out: np.ndarray, data_range: float = 255.0) -> float:
     return 10.0 * math.log10(data_range * data_range / mse)
 
 
+def ssim_from_moments(ux: Any, uy: Any, uxx: Any, uyy: Any, uxy: Any, c1: float, c2: float) -> Any:
+    """The SSIM map from window means of ``x``, ``y``, ``x*x``, ``y*y`` and ``x*y`` (numpy arrays or torch tensors).
+
+    Uses the sample covariance over the :data:`SSIM_WINDOW` x :data:`SSIM_WINDOW` window, as
+    scikit-image does; shared by :func:`ssim` and the training loss
+    :func:`dpinpaint.train.losses.ssim_loss`.
+    """
+    n = SSIM_WINDOW * SSIM_WINDOW
+    cov_norm = n / (n - 1.0)  # sample covariance
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    return ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+
+
 def _ssim_channel(a: np.ndarray, b: np.ndarray, c1: float, c2: float) -> float:
     """Mean SSIM of two ``(H, W)`` float64 planes, 7x7 uniform window, border of 3 cropped."""
     win = (SSIM_WINDOW, SSIM_WINDOW)
-    n = SSIM_WINDOW * SSIM_WINDOW
-    cov_norm = n / (n - 1.0)  # sample covariance
 
     def mean(x: np.ndarray) -> np.ndarray:
         # The border mode does not matter: every pixel whose window leaves the image is cropped.
         return cv2.blur(np.ascontiguousarray(x), win, borderType=cv2.BORDER_REFLECT)
 
-    ux, uy = mean(a), mean(b)
-    uxx, uyy, uxy = mean(a * a), mean(b * b), mean(a * b)
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
-    s = ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    s = ssim_from_moments(mean(a), mean(b), mean(a * a), mean(b * b), mean(a * b), c1, c2)
     pad = (SSIM_WINDOW - 1) // 2
     return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
 

@@ -86,6 +86,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
+def _check_probability(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise InvalidInputError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
 def _check_positive(name: str, value: Any, minimum: int = 1) -> int:
     if not _is_int(value) or value < minimum:
         raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -568,10 +574,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         if not kinds or any(k not in MASK_KINDS for k in kinds) or len(set(kinds)) != len(kinds):
             raise InvalidInputError(f"mask_kinds must be distinct kinds among {MASK_KINDS}, got {mask_kinds!r}")
         self.mask_kinds = kinds
-        p = regular_probability
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-            raise InvalidInputError(f"regular_probability must be in [0, 1], got {p!r}")
-        self.regular_probability: float = float(p)
+        self.regular_probability = _check_probability("regular_probability", regular_probability)
         try:
             lo, hi = (float(v) for v in hole_ratio)
         except (TypeError, ValueError):
@@ -580,10 +583,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
             raise InvalidInputError(f"hole_ratio must satisfy 0 <= lo < hi <= 1, got {hole_ratio!r}")
         self.hole_ratio: tuple[float, float] = (lo, hi)
         self.flip: bool = bool(flip)
-        c = color_probability
-        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.0 <= c <= 1.0:
-            raise InvalidInputError(f"color_probability must be in [0, 1], got {c!r}")
-        self.color_probability: float = float(c)
+        self.color_probability = _check_probability("color_probability", color_probability)
         self.epoch: int = 0
 
     def __len__(self) -> int:

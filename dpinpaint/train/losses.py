@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
+from ..metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW, ssim_from_moments
 
 __all__ = [
     "LossWeights",
@@ -107,15 +107,9 @@ def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | 
             known = known.to(dtype)
             output = known * target + (1.0 - known) * output
         x, y = (target + 1.0) / 2.0, (output + 1.0) / 2.0
-        c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
-        n = SSIM_WINDOW * SSIM_WINDOW
-        cov_norm = n / (n - 1.0)  # sample covariance
         pooled = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y], dim=1), SSIM_WINDOW, stride=1)
         ux, uy, uxx, uyy, uxy = pooled.chunk(5, dim=1)
-        vx = cov_norm * (uxx - ux * ux)
-        vy = cov_norm * (uyy - uy * uy)
-        vxy = cov_norm * (uxy - ux * uy)
-        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        s = ssim_from_moments(ux, uy, uxx, uyy, uxy, SSIM_K1**2, SSIM_K2**2)  # data range 1
         return 1.0 - s.mean()
 
 

@@ -112,6 +112,11 @@ class Trainer:
             self._load_init(init)
         # The averaged weights start from the initial ones (a resumed run overwrites them below).
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_kimg else None
+        # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
+        pairs = [] if self.ema is None else zip(self.ema.parameters(), self.model.parameters(), strict=True)
+        pairs = [(a, p) for a, p in pairs if p.requires_grad]
+        self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
+        self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
         self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
         self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
@@ -345,9 +350,8 @@ class Trainer:
         if self.ema is None:
             return
         beta = 0.5 ** (images / (self.config.ema_kimg * 1000))
-        pairs = [(a, p) for a, p in zip(self.ema.parameters(), self.model.parameters(), strict=True) if p.requires_grad]
-        if pairs:
-            torch._foreach_lerp_([a for a, _ in pairs], [p for _, p in pairs], 1.0 - beta)
+        if self._ema_params:
+            torch._foreach_lerp_(self._ema_params, self._trained_params, 1.0 - beta)
         for a, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
             a.copy_(b)
 
