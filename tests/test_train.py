@@ -122,6 +122,8 @@ def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path
         _config(ema_kimg=-1.0)
     with pytest.raises(ConfigError, match=r"color_probability must be in \[0, 1\]"):
         _config(color_probability=2.0)
+    with pytest.raises(ConfigError, match=r"blur_probability must be in \[0, 1\]"):
+        _config(blur_probability=-1.0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match=r"no images|empty"):
         Trainer(_config(), tmp_path / "r1", tmp_path / "empty", assets["stylegan2"], progress=False)
@@ -232,12 +234,13 @@ def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_p
     assert exported.keys() == averaged.keys() and all(torch.equal(exported[k], averaged[k]) for k in exported)
 
 
-def test_color_probability_reaches_the_training_samples(assets: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", ["color_probability", "blur_probability"])
+def test_augmentations_reach_the_training_samples(assets: dict[str, Path], tmp_path: Path, option: str) -> None:
     model = TINY.replace(paths="feedforward")
     plain = Trainer(_config(model=model, stage1_steps=0), tmp_path / "a", assets["data"], None, progress=False)
-    colored = Trainer(_config(model=model, stage1_steps=0, color_probability=1.0), tmp_path / "b", assets["data"], None,
+    changed = Trainer(_config(model=model, stage1_steps=0, **{option: 1.0}), tmp_path / "b", assets["data"], None,
                       progress=False)  # fmt: skip
-    a, b = plain.dataset[0], colored.dataset[0]
+    a, b = plain.dataset[0], changed.dataset[0]
     assert torch.equal(a["known"], b["known"]) and not torch.equal(a["image"], b["image"])
 
 

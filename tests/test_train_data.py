@@ -23,6 +23,7 @@ from dpinpaint.train.data import (
     adjust_colors,
     make_loader,
     prepare_image,
+    random_blur,
     read_split,
     split_indices,
     validate_source,
@@ -317,6 +318,45 @@ def test_color_changes_follow_the_seed_and_leave_flips_and_masks_alone(folder: P
     assert 2 <= changed <= 14  # probability 1/2 over 16 samples
     with pytest.raises(InvalidInputError, match="color_probability"):
         InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.5)
+
+
+def _roughness(pixels: np.ndarray) -> float:
+    """Mean absolute difference between horizontal neighbours."""
+    return float(np.abs(np.diff(pixels.astype(float), axis=1)).mean())
+
+
+def test_random_blur_smooths_keeps_flat_images_and_follows_the_rng() -> None:
+    photo = _pixels(64, 48, seed=3)
+    blurred = random_blur(photo, np.random.default_rng(0))
+    assert blurred.dtype == np.uint8 and blurred.shape == photo.shape
+    assert _roughness(blurred) < _roughness(photo) / 4
+    assert abs(blurred.mean() - photo.mean()) < 2  # a blur moves no colour in or out
+    assert np.array_equal(random_blur(photo, np.random.default_rng(0)), blurred)
+    strengths = {round(_roughness(random_blur(photo, np.random.default_rng(s))), 3) for s in range(6)}
+    assert len(strengths) == 6  # the sigma is drawn from the rng
+    flat = np.full((32, 32, 3), (0, 128, 255), np.uint8)
+    assert np.array_equal(random_blur(flat, np.random.default_rng(1)), flat)
+
+
+def test_blurs_follow_the_seed_and_leave_flips_masks_and_colours_alone(folder: Path) -> None:
+    source = ImageSource(folder)
+    colored = InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.0)
+    always = InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.0, blur_probability=1.0)
+    half = InpaintingDataset(source, range(4), 32, seed=1, color_probability=1.0, blur_probability=0.5)
+    blurred = 0
+    for epoch in range(4):
+        for i in range(4):
+            a, b, c = colored[(epoch, i)], always[(epoch, i)], half[(epoch, i)]
+            assert torch.equal(a["known"], b["known"]) and torch.equal(a["known"], c["known"])
+            # the same colour change, then a blur: smoother, the same mean colour
+            plain, smooth = (x["image"].permute(1, 2, 0).numpy() for x in (a, b))
+            assert _roughness(smooth) < _roughness(plain)
+            assert np.abs(smooth.mean((0, 1)) - plain.mean((0, 1))).max() < 0.05
+            assert torch.equal(b["image"], always[(epoch, i)]["image"])  # a function of (seed, epoch, index)
+            blurred += not torch.equal(a["image"], c["image"])
+    assert 2 <= blurred <= 14  # probability 1/2 over 16 samples
+    with pytest.raises(InvalidInputError, match="blur_probability"):
+        InpaintingDataset(source, range(4), 32, seed=1, blur_probability=-0.1)
 
 
 def test_masks_stay_in_the_ratio_range_and_both_kinds_occur(folder: Path) -> None:

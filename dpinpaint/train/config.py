@@ -49,6 +49,8 @@ class TrainConfig:
         color_probability: share of training images whose colours are changed at random (hue
             turned, saturation and brightness scaled; see
             :func:`dpinpaint.train.data.random_color_change`). 0 (the paper) never changes them.
+        blur_probability: share of training images given a Gaussian blur of random strength
+            (:func:`dpinpaint.train.data.random_blur`). 0 (the paper) never blurs them.
         hole_ratio: range of hole fractions of the training masks.
         checkpoint_every, sample_every, log_every: periods in steps.
         keep_checkpoints: how many checkpoints to keep (the newest).
@@ -74,6 +76,7 @@ class TrainConfig:
     test_count: int = 5000
     regular_probability: float = 0.5
     color_probability: float = 0.0
+    blur_probability: float = 0.0
     hole_ratio: tuple[float, float] = (0.0, 0.6)
     checkpoint_every: int = 1000
     sample_every: int = 1000
@@ -110,7 +113,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-        for name in ("regular_probability", "color_probability"):
+        for name in ("regular_probability", "color_probability", "blur_probability"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"{name} must be in [0, 1], got {value!r}")

@@ -9,9 +9,9 @@
 - :func:`split_indices`, :func:`write_split`, :func:`read_split`: the split by file order (FFHQ
   convention: the last 5,000 images are the test set), recorded as ``split.json`` in the run
   folder and checked again on resume;
-- :class:`InpaintingDataset`: ``{"image", "known", "index"}`` samples whose mask, flip and
-  optional colour change (:func:`adjust_colors`) are a function of ``(seed, epoch, image
-  index)`` only, so they do not depend on workers or batching;
+- :class:`InpaintingDataset`: ``{"image", "known", "index"}`` samples whose mask, flip,
+  optional colour change (:func:`adjust_colors`) and optional blur (:func:`random_blur`) are a
+  function of ``(seed, epoch, image index)`` only, so they do not depend on workers or batching;
 - :class:`ResumableSampler`: a seeded permutation per epoch, sharded across ranks, whose state
   ``(epoch, position)`` resumes mid-epoch with exactly the remaining order;
 - :func:`make_loader`: the ``DataLoader`` (workers, epoch-tagged keys, zip handles per process).
@@ -63,6 +63,7 @@ __all__ = [
     "read_split",
     "InpaintingDataset",
     "adjust_colors",
+    "random_blur",
     "random_color_change",
     "ResumableSampler",
     "make_loader",
@@ -528,13 +529,31 @@ def random_color_change(pixels: np.ndarray, rng: np.random.Generator) -> np.ndar
     return adjust_colors(pixels, hue, saturation, gamma)
 
 
+#: Range of :func:`random_blur`'s Gaussian sigma, as a fraction of the image side (log-uniform).
+BLUR_SIGMA_RANGE = (1 / 128, 1 / 16)
+
+
+def random_blur(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A Gaussian blur of an ``(H, W, 3)`` uint8 image with a random sigma; returns uint8.
+
+    Sigma is log-uniform in :data:`BLUR_SIGMA_RANGE` times the shorter side (1 to 8 pixels at
+    128x128), with mirrored borders. It turns photos into large smooth areas of their own colours,
+    which a small set of textured photos rarely shows a model.
+    """
+    import cv2
+
+    sigma = math.exp(rng.uniform(*np.log(BLUR_SIGMA_RANGE))) * min(pixels.shape[:2])
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(pixels), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
+    return blurred.astype(np.uint8, copy=False)
+
+
 class InpaintingDataset(Dataset[dict[str, Any]]):
     """Masked training samples of the images ``indices`` of ``source``, prepared at ``resolution``.
 
     Sample ``i`` (``dataset[i]``, or ``dataset[(epoch, i)]`` as :func:`make_loader` asks) is
     ``{"image": (3, R, R) float32 in [-1, 1], "known": (1, R, R) float32 (1 = observed,
     0 = hole), "index": int}`` where ``index`` is the image's index in ``source``. The flip, the
-    mask and the colour change are drawn, in that order, from
+    mask, the colour change and the blur are drawn, in that order, from
     ``np.random.default_rng([seed, epoch, index])``: they depend on nothing else (not the
     worker, the batch or the rank), and change every epoch.
 
@@ -548,6 +567,8 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         flip: a horizontal flip with probability 1/2 (StyleGAN2's ``--mirror``).
         color_probability: the probability of a :func:`random_color_change` (default 0: never;
             the flips and masks do not depend on it).
+        blur_probability: the probability of a :func:`random_blur` (default 0: never; the flips,
+            masks and colour changes do not depend on it).
 
     Raises:
         InvalidInputError: bad arguments (checked here, not at the first sample).
@@ -565,6 +586,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         hole_ratio: tuple[float, float] = DEFAULT_HOLE_RATIO,
         flip: bool = True,
         color_probability: float = 0.0,
+        blur_probability: float = 0.0,
     ) -> None:
         self.source = source
         self.indices = _check_indices("dataset", indices, len(source))
@@ -584,6 +606,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         self.hole_ratio: tuple[float, float] = (lo, hi)
         self.flip: bool = bool(flip)
         self.color_probability = _check_probability("color_probability", color_probability)
+        self.blur_probability = _check_probability("blur_probability", blur_probability)
         self.epoch: int = 0
 
     def __len__(self) -> int:
@@ -614,6 +637,8 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         hole = generate_mask(r, r, kind=self._kind(rng), ratio=self.hole_ratio, rng=rng)  # (R, R) bool
         if self.color_probability and rng.random() < self.color_probability:
             pixels = random_color_change(pixels, rng)
+        if self.blur_probability and rng.random() < self.blur_probability:
+            pixels = random_blur(pixels, rng)
         image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float().div_(127.5).sub_(1.0)
         known = torch.from_numpy(~hole).float()[None]
         return {"image": image, "known": known, "index": index}

@@ -142,6 +142,7 @@ class Trainer:
             regular_probability=config.regular_probability,
             hole_ratio=config.hole_ratio,
             color_probability=config.color_probability,
+            blur_probability=config.blur_probability,
         )
         self.sampler = ResumableSampler(
             len(self.dataset), seed=config.seed, batch_size=config.batch_size, rank=self.rank, world_size=self.world
