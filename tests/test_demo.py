@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,7 +95,7 @@ def test_demo_weights_are_learned_on_a_held_out_photo(demo: Inpainter) -> None:
     """A held-out photo (scikit-image's coffee, never trained on) with a 20-30% irregular hole.
 
     The trained weights fill far better than the same network untrained and than the mean colour
-    (here: 16.7 dB in the hole against 9.1 and 11.6; OpenCV's Telea gets 16.9 on this photo).
+    (here: 16.6 dB in the hole against 9.1 and 11.6; OpenCV's Telea gets 16.9 on this photo).
     """
     skdata = pytest.importorskip("skimage.data")
     from dpinpaint.masks import generate_mask
@@ -179,6 +181,24 @@ def test_readme_command_reproduces_the_readme_picture(tmp_path: Path) -> None:
     assert made.shape == committed.shape
     diff = np.abs(made - committed)
     assert diff.max() <= 2 and diff.mean() < 0.05
+
+
+def test_the_documented_recipe_uses_every_demo_config_in_one_chain() -> None:
+    """docs/demo.md trains from each ``examples/demo/*.json`` once, each run from the previous one's
+    ``final/``, and ships the last; every config loads and trains the ``demo`` preset."""
+    from dpinpaint.train.config import TrainConfig
+
+    doc = (ROOT / "docs" / "demo.md").read_text(encoding="utf-8")
+    runs = re.findall(r"^dpinpaint train examples/demo/(\S+\.json)(?: --init (\S+))? .*--output (\S+)$", doc, re.M)
+    configs = sorted(p.name for p in (ROOT / "examples" / "demo").glob("*.json"))
+    assert sorted(name for name, _, _ in runs) == configs and len(runs) == len(configs)
+    assert runs[0][1] == ""  # the first run starts from random weights
+    for (_, _, previous), (_, init, _) in itertools.pairwise(runs):
+        assert init == f"{previous}/final"
+    assert f"cp {runs[-1][2]}/final/config.json {runs[-1][2]}/final/model.safetensors dpinpaint/pretrained/demo/" in doc
+    for name in configs:
+        config = TrainConfig.from_json(ROOT / "examples" / "demo" / name)
+        assert config.model == get_preset("demo") and config.stage1_steps == 0 and config.stage2_steps > 0
 
 
 def test_download_and_list_commands_know_demo(capsys: pytest.CaptureFixture[str]) -> None:
