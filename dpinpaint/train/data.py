@@ -501,6 +501,11 @@ COLOR_SATURATION_RANGE = (0.5, 2.0)
 COLOR_GAMMA_RANGE = (2 / 3, 1.5)
 
 
+def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """A number whose logarithm is uniform between the logarithms of ``bounds``."""
+    return math.exp(rng.uniform(*np.log(bounds)))
+
+
 def adjust_colors(pixels: np.ndarray, hue_shift: float, saturation: float, gamma: float) -> np.ndarray:
     """Change the colours of an ``(H, W, 3)`` uint8 RGB image in HSV space; returns uint8 RGB.
 
@@ -524,9 +529,7 @@ def random_color_change(pixels: np.ndarray, rng: np.random.Generator) -> np.ndar
     colours a small training set shows the model (saturated, hue-rotated, brighter and darker).
     """
     hue = rng.uniform(0.0, 360.0)
-    saturation = math.exp(rng.uniform(*np.log(COLOR_SATURATION_RANGE)))
-    gamma = math.exp(rng.uniform(*np.log(COLOR_GAMMA_RANGE)))
-    return adjust_colors(pixels, hue, saturation, gamma)
+    return adjust_colors(pixels, hue, _log_uniform(rng, COLOR_SATURATION_RANGE), _log_uniform(rng, COLOR_GAMMA_RANGE))
 
 
 #: Range of :func:`random_blur`'s Gaussian sigma, as a fraction of the image side (log-uniform).
@@ -542,9 +545,8 @@ def random_blur(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """
     import cv2
 
-    sigma = math.exp(rng.uniform(*np.log(BLUR_SIGMA_RANGE))) * min(pixels.shape[:2])
-    blurred = cv2.GaussianBlur(np.ascontiguousarray(pixels), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
-    return blurred.astype(np.uint8, copy=False)
+    sigma = _log_uniform(rng, BLUR_SIGMA_RANGE) * min(pixels.shape[:2])
+    return cv2.GaussianBlur(np.ascontiguousarray(pixels), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 
 
 class InpaintingDataset(Dataset[dict[str, Any]]):
