@@ -234,6 +234,16 @@ def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_p
     assert exported.keys() == averaged.keys() and all(torch.equal(exported[k], averaged[k]) for k in exported)
 
 
+def test_the_average_shares_only_the_frozen_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
+    trainer = Trainer(_config(ema_kimg=0.01), tmp_path / "run", assets["data"], assets["stylegan2"], progress=False)
+    assert trainer.ema is not None and trainer.ema.stylegan is trainer.model.stylegan
+    frozen = {p.data_ptr() for p in trainer.model.stylegan.parameters()}
+    shared = {p.data_ptr() for p in trainer.ema.parameters()} & {p.data_ptr() for p in trainer.model.parameters()}
+    assert shared == frozen and len(frozen) > 10
+    assert all(not p.requires_grad for p in trainer.ema.parameters())
+    assert any(p.requires_grad for p in trainer.model.style_encoder.parameters())
+
+
 @pytest.mark.parametrize("option", ["color_probability", "blur_probability"])
 def test_augmentations_reach_the_training_samples(assets: dict[str, Path], tmp_path: Path, option: str) -> None:
     model = TINY.replace(paths="feedforward")

@@ -111,7 +111,7 @@ class Trainer:
         if init is not None and not resume:
             self._load_init(init)
         # The averaged weights start from the initial ones (a resumed run overwrites them below).
-        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if config.ema_kimg else None
+        self.ema = self._average_copy() if config.ema_kimg else None
         # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
         pairs = [] if self.ema is None else zip(self.ema.parameters(), self.model.parameters(), strict=True)
         pairs = [(a, p) for a, p in pairs if p.requires_grad]
@@ -172,6 +172,16 @@ class Trainer:
             raise InvalidInputError(
                 f"{self.run_dir} is not empty: pass --resume to continue it, or choose a new folder"
             )
+
+    def _average_copy(self) -> DualPathNet:
+        """A copy of the model to hold the averaged weights.
+
+        The frozen StyleGAN2 is never trained, so the copy shares it with the model instead of
+        duplicating it (115 MB of float32 weights for the 256x256 presets).
+        """
+        frozen = self.model.stylegan if self.config.model.uses_inversion else None
+        memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
+        return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
 
     def _load_stylegan2(self, stylegan2: Any) -> None:
         from ..checkpoint import load_state_dict_strict
