@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -512,8 +513,6 @@ def adjust_colors(pixels: np.ndarray, hue_shift: float, saturation: float, gamma
     The hue turns by ``hue_shift`` degrees, the saturation is multiplied by ``saturation``
     (clipped to 1) and the value ``V`` in ``[0, 1]`` becomes ``V ** gamma``. Greys stay grey.
     """
-    import cv2
-
     hsv = cv2.cvtColor(pixels.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)  # H in [0, 360), S and V in [0, 1]
     hsv[..., 0] = np.mod(hsv[..., 0] + hue_shift, 360.0)
     hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0.0, 1.0)
@@ -543,8 +542,6 @@ def random_blur(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     128x128), with mirrored borders. It turns photos into large smooth areas of their own colours,
     which a small set of textured photos rarely shows a model.
     """
-    import cv2
-
     sigma = _log_uniform(rng, BLUR_SIGMA_RANGE) * min(pixels.shape[:2])
     return cv2.GaussianBlur(np.ascontiguousarray(pixels), (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 
@@ -815,12 +812,7 @@ def _worker_init(worker_id: int) -> None:
     if info is not None and isinstance(info.dataset, InpaintingDataset):
         info.dataset.source.reset()
     torch.set_num_threads(1)
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:  # pragma: no cover - cv2 is a dependency
-        pass
+    cv2.setNumThreads(1)
 
 
 def make_loader(
