@@ -10,8 +10,7 @@ from .errors import DPInpaintError
 from .hub import PretrainedModel, list_models
 from .inpainter import Inpainter, InpaintResult
 from .models import DualPathNet, DualPathOutput
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Inpainter",

@@ -33,6 +33,7 @@ from PIL import Image
 from .errors import InvalidInputError
 from .files import atomic_write
 from .inversion import InversionConfig
+from .version import __version__
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -83,8 +84,12 @@ class Record:
     seconds: float = 0.0
     strategy: str | None = None
     error: str | None = None
-    #: remarks on a successful image that a script may want to see (e.g. "alpha dropped").
+    #: remarks on a successful image that a script may want to see (e.g. "alpha dropped", an empty mask).
     notes: list[str] = field(default_factory=list)
+    #: what made the output: the model as given (name, Hub id or folder), its Hub commit, dpinpaint's version.
+    model: str | None = None
+    revision: str | None = None
+    dpinpaint: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -166,7 +171,13 @@ def pair_masks(images: list[tuple[Path, str]], mask: str | os.PathLike[str], suf
     """
     mask = Path(mask)
     if mask.is_file():
-        return [Pair(image, rel, mask) for image, rel in images if image.resolve() != mask.resolve()]
+        pairs = [Pair(image, rel, mask) for image, rel in images if image.resolve() != mask.resolve()]
+        if images and not pairs:
+            raise InvalidInputError(
+                f"--mask {mask} is also the only input image; the mask is a separate file of the image's size "
+                "(white = fill), e.g. photo_mask.png beside photo.jpg"
+            )
+        return pairs
     if not mask.is_dir():
         raise InvalidInputError(f"--mask {mask} does not exist (give a mask file or a folder of masks)")
     by_stem: dict[str, list[Path]] = {}
@@ -339,17 +350,18 @@ class BatchRunner:
         job = self.inpainter._prepare(str(pair.image), str(pair.mask), **self.inpaint_kwargs)
         return job, time.perf_counter() - t0
 
-    def _encode(self, pair: Pair, result: Any, source_seconds: float) -> Record:
-        """Write the result (runs in a worker)."""
+    def _encode(self, pair: Pair, result: Any, source_seconds: float, notes: list[str]) -> Record:
+        """Write the result (runs in a worker); ``notes`` are the remarks made while preparing it."""
         t0 = time.perf_counter()
         assert pair.output is not None
-        notes = save_image(result.image, pair.output, quality=self.quality)
-        record = self._record(pair, "ok", source_seconds + time.perf_counter() - t0)
+        written = save_image(result.image, pair.output, quality=self.quality)
+        record = self.record(pair, "ok", source_seconds + time.perf_counter() - t0)
         record.strategy = ",".join(result.strategy)
-        record.notes = notes
+        record.notes = [*notes, *written]
         return record
 
-    def _record(self, pair: Pair, status: str, seconds: float = 0.0, error: str | None = None) -> Record:
+    def record(self, pair: Pair, status: str, seconds: float = 0.0, error: str | None = None) -> Record:
+        """The :class:`Record` of ``pair`` with this runner's model, its revision and dpinpaint's version."""
         return Record(
             input=str(pair.image),
             mask=None if pair.mask is None else str(pair.mask),
@@ -357,6 +369,9 @@ class BatchRunner:
             status=status,
             seconds=round(seconds, 4),
             error=error,
+            model=getattr(self.inpainter, "name", None),
+            revision=getattr(self.inpainter, "revision", None),
+            dpinpaint=__version__,
         )
 
     def _records(self, pairs: list[Pair], pool: ThreadPoolExecutor | None) -> Iterator[Record]:
@@ -384,7 +399,7 @@ class BatchRunner:
                 try:
                     job, seconds = future.result()
                 except Exception as exc:
-                    batch.append((pair, None, self._record(pair, "failed", error=_describe(exc))))
+                    batch.append((pair, None, self.record(pair, "failed", error=_describe(exc))))
                 else:
                     batch.append((pair, job, seconds))
             windows = sum(len(job.inputs) for _, job, _ in batch if job is not None)
@@ -414,7 +429,7 @@ class BatchRunner:
         except Exception as exc:
             error = _describe(exc)
             for pair, job, failure in batch:
-                writing.append(_done(failure if job is None else self._record(pair, "failed", error=error)))
+                writing.append(_done(failure if job is None else self.record(pair, "failed", error=error)))
             return
         per_window = (time.perf_counter() - t0) / max(1, sum(len(j.inputs) for j in jobs))
         for pair, job, seconds in batch:
@@ -422,7 +437,9 @@ class BatchRunner:
                 writing.append(_done(seconds))
                 continue
             result = next(results)
-            future = self._submit(pool, self._encode, pair, result, seconds + per_window * len(job.inputs))
+            future = self._submit(
+                pool, self._encode, pair, result, seconds + per_window * len(job.inputs), list(job.notes)
+            )
             future.pair = pair  # type: ignore[attr-defined]
             writing.append(future)
 

@@ -30,6 +30,7 @@ from torch import nn
 from .config import ModelConfig
 from .errors import CheckpointError, ConfigError
 from .files import atomic_write
+from .version import __version__
 
 __all__ = [
     "CONFIG_NAME",
@@ -178,8 +179,6 @@ def save_model(
     Returns:
         The weights file written.
     """
-    from . import __version__
-
     folder = Path(folder)
     name = weights_name(variant)
     dtype = VARIANTS.get(variant or "", torch.float32)

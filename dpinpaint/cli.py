@@ -8,15 +8,16 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .batch import Record
 from .config import ModelConfig, get_preset, list_presets
-from .errors import DPInpaintError, InvalidInputError
+from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError
+from .version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -198,12 +199,14 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     todo = [p for p in pairs if p not in existing_set]
 
     inp, inversion = _load_inpainter(args)
+    _warn_unused_seed(args, inp)
     runner = BatchRunner(
         inp,
         inpaint_kwargs={
             "strategy": args.strategy,
             "invert_mask": args.invert_mask,
             "mask_from_alpha": args.mask_from_alpha,
+            "crop_margin": args.crop_margin,
         },
         seed=args.seed,
         inversion=inversion,
@@ -226,12 +229,18 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
                 print(record.to_json(), file=records_out, flush=True)
             if record.status == "failed":
                 bar.write(f"dpinpaint: failed: {record.input}: {record.error}", file=sys.stderr)
+            elif not args.quiet:
+                for note in record.notes:
+                    bar.write(f"dpinpaint: warning: {record.input}: {note}", file=sys.stderr)
 
         for p in skipped:
-            report(runner._record(p, "skipped"))
+            report(runner.record(p, "skipped"))
         start = time.perf_counter()
         try:
-            runner.run(todo, on_record=report)
+            with warnings.catch_warnings():
+                # Each image's warnings are in its record's notes, printed above as one line each.
+                warnings.simplefilter("ignore", DPInpaintWarning)
+                runner.run(todo, on_record=report)
         except KeyboardInterrupt:
             summary.seconds = time.perf_counter() - start
             bar.close()
@@ -243,8 +252,24 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
             return 130
         summary.seconds = time.perf_counter() - start
     if not args.quiet or summary.failed:
-        print(f"dpinpaint: {summary.line()}", file=sys.stderr)
+        print(f"dpinpaint: {summary.line()} with {_model_label(inp)}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _model_label(inp: Any) -> str:
+    """``model demo (dpinpaint 0.1.0)`` / ``model org/name@<commit> (dpinpaint 0.1.0)``."""
+    revision = f"@{inp.revision[:12]}" if inp.revision else ""
+    return f"model {inp.name}{revision} (dpinpaint {__version__})"
+
+
+def _warn_unused_seed(args: argparse.Namespace, inp: Any) -> None:
+    """``--seed`` re-draws the StyleGAN2 noise; a model without the inversion path has none."""
+    if args.seed is not None and not inp.model.config.uses_inversion and not args.quiet:
+        print(
+            f"dpinpaint: warning: --seed {args.seed} has no effect: {inp.name} has no StyleGAN2 (paths="
+            f"{inp.model.config.paths!r}), so its output is deterministic without it",
+            file=sys.stderr,
+        )
 
 
 def _log(args: argparse.Namespace, message: str) -> None:
@@ -312,6 +337,12 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
     p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
+    p.add_argument(
+        "--crop-margin",
+        type=float,
+        default=0.5,
+        help="crop strategy: context kept around each group of holes, as a fraction of its size (default 0.5)",
+    )
     p.add_argument("--invert-mask", action="store_true", help="fill the black pixels of the masks instead")
     p.add_argument("--mask-from-alpha", action="store_true", help="read masks from their alpha channel")
     p.add_argument("--seed", type=int, help="re-draw the StyleGAN2 noise from this seed (default: deterministic)")
@@ -351,6 +382,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         invert_mask=args.invert_mask,
         mask_from_alpha=args.mask_from_alpha,
+        crop_margin=args.crop_margin,
         seed=args.seed,
         inversion=inversion.method,
         steps=inversion.steps,

@@ -35,6 +35,7 @@ __all__ = [
     "PRETRAINED",
     "bundled_folder",
     "list_models",
+    "unpublished_message",
     "parse_model_id",
     "resolve_checkpoint",
     "upload_folder",
@@ -54,12 +55,16 @@ class PretrainedModel:
     """A named pretrained model: its name, where it comes from and what it was trained on.
 
     ``repo_id`` is the Hub repository, or ``None`` for a model bundled with the package
-    (``bundled`` is then True and the weights are in :func:`bundled_folder`).
+    (``bundled`` is then True and the weights are in :func:`bundled_folder`). ``published``
+    says whether its weights can be had today: a bundled model always can; a Hub model only
+    once its repository holds trained weights. Loading an unpublished name fails at once
+    with :class:`~dpinpaint.errors.ModelNotFoundError`, without touching the network.
     """
 
     name: str
     repo_id: str | None
     description: str
+    published: bool = True
 
     @property
     def bundled(self) -> bool:
@@ -69,17 +74,24 @@ class PretrainedModel:
     def location(self) -> str:
         return self.repo_id or "(bundled, offline)"
 
+    @property
+    def status(self) -> str:
+        """``"bundled"``, ``"published"`` or ``"not published yet"``."""
+        if self.bundled:
+            return "bundled"
+        return "published" if self.published else "not published yet"
+
     def __str__(self) -> str:
-        return f"{self.name:<12} {self.location:<24} {self.description}"
+        return f"{self.name:<12} {self.location:<24} {self.status:<18} {self.description}"
 
 
 PRETRAINED: dict[str, PretrainedModel] = {
     m.name: m
     for m in (
         PretrainedModel("demo", None, "128x128 feed-forward path only, trained on public photos (docs/demo.md)"),
-        PretrainedModel("ffhq-256", "dpinpaint/ffhq-256", "faces, FFHQ 256x256 (paper section 4.1)"),
-        PretrainedModel("church-256", "dpinpaint/church-256", "LSUN church outdoor 256x256"),
-        PretrainedModel("cat-256", "dpinpaint/cat-256", "LSUN cat 256x256"),
+        PretrainedModel("ffhq-256", "dpinpaint/ffhq-256", "faces, FFHQ 256x256 (paper section 4.1)", False),
+        PretrainedModel("church-256", "dpinpaint/church-256", "LSUN church outdoor 256x256", False),
+        PretrainedModel("cat-256", "dpinpaint/cat-256", "LSUN cat 256x256", False),
     )
 }
 
@@ -119,6 +131,16 @@ def _resolve_bundled(name: str, revision: str | None, variant: str | None) -> Pa
     if variant is not None:
         raise CheckpointError(f"model {name!r} is bundled in float32 only; drop variant={variant!r}")
     return bundled_folder(name)
+
+
+def unpublished_message(model: PretrainedModel) -> str:
+    """What to do instead of loading ``model``, a name whose weights are not published yet."""
+    available = ", ".join(m.name for m in PRETRAINED.values() if m.bundled or m.published)
+    return (
+        f"model {model.name!r} is not published yet: {model.repo_id} holds no trained weights. Train it "
+        f"(docs/training.md: `dpinpaint train --preset {model.name} ...`) and pass its final/ folder, or pass "
+        f"another checkpoint folder or a Hub id 'org/name'; available by name: {available}"
+    )
 
 
 def parse_model_id(model_id: str) -> tuple[str, str | None]:
@@ -178,6 +200,8 @@ def resolve_checkpoint(
         model = PRETRAINED[text]
         if model.repo_id is None:
             return _resolve_bundled(text, revision, variant)
+        if not model.published:
+            raise ModelNotFoundError(unpublished_message(model))
         repo_id, pinned = model.repo_id, None
     else:
         repo_id, pinned = parse_model_id(text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
@@ -103,6 +104,7 @@ class _Job:
     windows: list[tuple[int, Window]]
     inputs: list[tuple[torch.Tensor, torch.Tensor]]  # (image (3, R, R), known (1, R, R)) per window
     geometry: list[Any]
+    notes: list[str] = field(default_factory=list)  # the warnings given while preparing it, as text
 
 
 def _to_01(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -128,6 +130,9 @@ class Inpainter:
         batch_size: how many network inputs (windows) one forward pass takes at most;
             ``"auto"``: 1 on the CPU (measured faster per image there than larger batches,
             see docs/performance.md), 8 on accelerators. Also the attribute :attr:`batch_size`.
+        name: what the model is called in records and model cards (default: its config's name;
+            :meth:`from_pretrained` uses the name, Hub id or folder it was given).
+        revision: the Hub commit of the weights (:meth:`from_pretrained` sets it; else None).
     """
 
     def __init__(
@@ -138,6 +143,7 @@ class Inpainter:
         dtype: str | torch.dtype = "auto",
         batch_size: int | Literal["auto"] = "auto",
         name: str | None = None,
+        revision: str | None = None,
     ) -> None:
         if not isinstance(model, DualPathNet):
             raise InvalidInputError(f"model must be a DualPathNet, got {type(model).__name__}")
@@ -149,6 +155,8 @@ class Inpainter:
         self.model = model.to(device=self.device, dtype=self.dtype).eval().requires_grad_(False)
         self.batch_size = batch_size
         self.name = name or model.config.name
+        #: the Hub commit the weights came from (None: a bundled model, a local folder or random weights).
+        self.revision = revision
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -189,7 +197,8 @@ class Inpainter:
         dt = resolve_dtype(dtype, dev)
         model = load_model(folder, variant=variant, device=dev, dtype=dt)
         logger.info("loaded %s from %s", read_config(folder).name, folder)
-        return cls(model, device=dev, dtype=dt, name=os.fspath(name_or_path))  # type: ignore[arg-type]
+        commit = folder.name if re.fullmatch(r"[0-9a-f]{40}", folder.name) else None  # a Hub snapshot folder
+        return cls(model, device=dev, dtype=dt, name=os.fspath(name_or_path), revision=commit)  # type: ignore[arg-type]
 
     @classmethod
     def from_config(
@@ -487,23 +496,21 @@ class Inpainter:
         for b in range(data.batch):
             fraction = float(hole[b].float().mean())
             if fraction == 0.0:
-                warnings.warn(
+                job.notes.append(
                     f"the mask of {data.source}"
                     + (f" (image {b})" if data.batch > 1 else "")
                     + " is empty: nothing to fill, the image is returned unchanged "
-                    "(masks mark the region to fill in white; use invert_mask=True for the opposite)",
-                    DPInpaintWarning,
-                    stacklevel=3,
+                    "(masks mark the region to fill in white; use invert_mask=True for the opposite)"
                 )
+                warnings.warn(job.notes[-1], DPInpaintWarning, stacklevel=3)
                 job.strategies.append("none")
                 continue
             if fraction > FULL_MASK_WARNING:
-                warnings.warn(
+                job.notes.append(
                     f"the mask covers {fraction:.1%} of {data.source}: there is almost nothing to condition on "
-                    "(white = fill; use invert_mask=True if the mask is inverted)",
-                    DPInpaintWarning,
-                    stacklevel=3,
+                    "(white = fill; use invert_mask=True if the mask is inverted)"
                 )
+                warnings.warn(job.notes[-1], DPInpaintWarning, stacklevel=3)
             plan = plan_windows(hole[b], r, strategy, margin=crop_margin)
             job.strategies.append(plan.strategy)
             rgb = data.rgb(b)

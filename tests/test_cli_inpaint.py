@@ -31,7 +31,19 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "dpinpaint"
 ENTRY = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "dpinpaint"]
 SUMMARY = re.compile(r"^dpinpaint: (\d+) image\(s\): (\d+) succeeded, (\d+) failed, (\d+) skipped in [\d.]+ s")
-RECORD_FIELDS = {"input", "mask", "output", "status", "seconds", "strategy", "error", "notes"}
+RECORD_FIELDS = {
+    "input",
+    "mask",
+    "output",
+    "status",
+    "seconds",
+    "strategy",
+    "error",
+    "notes",
+    "model",
+    "revision",
+    "dpinpaint",
+}
 Runs = dict[str, subprocess.CompletedProcess[str]]
 SRGB = bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())  # made once: it holds a timestamp
 
@@ -663,6 +675,7 @@ def test_output_file_name_for_a_single_image(data: Path, tmp_path: Path, capsys:
         ([str(image), "-o", str(image), "--overwrite"], "is the input image itself"),
         ([str(image), "-o", str(mask), "--overwrite"], "is the mask itself"),
         ([str(image), "-o", str(tmp_path / "x.tif")], "can be written as .png, .jpg, .jpeg, .webp"),
+        ([str(mask), "-o", str(tmp_path / "x.png")], "is also the only input image"),
     ):
         status, _, err = _main(capsys, *args, "-m", str(mask), "--model", "/no/model")
         assert status == 2 and message in err, err
@@ -699,8 +712,15 @@ def test_sigint_stops_cleanly_with_a_summary(data: Path, tmp_path: Path) -> None
     for i in range(count):
         _image(src / f"img{i:03d}.png", (128, 128), seed=300 + i)
     args = [str(src), "--mask", str(src / "shared_mask.png"), "-o", str(out), "--workers", "1", "--batch-size", "1"]
+    # A job started in the background (`pytest &`) inherits SIGINT as ignored, and so would the
+    # subprocess: give it the default handling a terminal user's process has.
     proc = subprocess.Popen(
-        _inpaint(data, *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _inpaint(data, *args),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         finished_first = not signal_when(proc, lambda: out.is_dir() and len(_image_files(out)) >= 3, signal.SIGINT)
@@ -732,3 +752,31 @@ def test_json_into_a_closed_pipe_stops_quietly(data: Path, tmp_path: Path) -> No
     assert first.startswith(b"{")
     assert proc.returncode in (0, 141), stderr  # 0 if everything was written before the pipe closed
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_warnings_are_lines_and_json_notes_and_records_name_the_model(tmp_path: Path) -> None:
+    """An empty and an almost-full mask: one ``dpinpaint: warning:`` line each (no raw Python
+    warning), the same text in the JSON notes; every record and the summary name the model and version."""
+    from dpinpaint.version import __version__
+
+    src = tmp_path / "in"
+    _image(src / "empty.png", (64, 48), seed=1)
+    _mask(src / "empty_mask.png", (64, 48), box=(0, 0, 0, 0))
+    _image(src / "full.png", (64, 48), seed=2)
+    _mask(src / "full_mask.png", (64, 48), box=(0, 0, 1, 1))
+    cmd = [*ENTRY, "inpaint", str(src), "--mask", str(src), "-o", str(tmp_path / "out"), "--json", "--seed", "3"]
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr and "warnings.warn" not in run.stderr and "set_result" not in run.stderr
+    records = {Path(r["input"]).name: r for r in _records(run.stdout)}
+    assert all(
+        r["model"] == "demo" and r["revision"] is None and r["dpinpaint"] == __version__ for r in records.values()
+    )
+    assert len(records["empty.png"]["notes"]) == 1 and "is empty" in records["empty.png"]["notes"][0]
+    assert len(records["full.png"]["notes"]) == 1 and "covers 100.0%" in records["full.png"]["notes"][0]
+    warned = [line for line in run.stderr.splitlines() if line.startswith("dpinpaint: warning: ")]
+    assert len(warned) == 3, run.stderr
+    assert "--seed 3 has no effect" in warned[0]
+    for name in ("empty.png", "full.png"):
+        assert f"dpinpaint: warning: {src / name}: {records[name]['notes'][0]}" in warned
+    assert f"with model demo (dpinpaint {__version__})" in run.stderr.strip().splitlines()[-1]

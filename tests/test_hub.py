@@ -7,6 +7,7 @@ dpinpaint errors for every failure.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import torch
 from hub_server import FakeHub, patch_hub_endpoint, set_offline, skip_retry_sleeps, subprocess_env
 from safetensors.torch import load as safetensors_load
 
-from dpinpaint import Inpainter
+from dpinpaint import Inpainter, list_models
 from dpinpaint.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from dpinpaint.errors import (
     CheckpointError,
@@ -29,6 +30,7 @@ from dpinpaint.errors import (
     ModelNotCachedError,
     ModelNotFoundError,
 )
+from dpinpaint.hub import PRETRAINED
 
 REPO = "acme/tiny-inpaint"
 
@@ -74,6 +76,8 @@ def test_download_round_trip_and_cache_reuse(
     assert len(hub.content_gets(WEIGHTS_NAME)) == 1 and len(hub.content_gets(CONFIG_NAME)) == 1
     snapshot = next((tmp_path / "hf-cache").glob(f"models--acme--tiny-inpaint/snapshots/*/{WEIGHTS_NAME}"))
     assert snapshot.parent.name == hub.head(REPO)
+    assert (remote.name, remote.revision) == (REPO, hub.head(REPO))  # what batch records and the CLI report
+    assert (local.name, local.revision) == (str(models["seed1"]), None)
 
     hub.clear_requests()
     again = Inpainter.from_pretrained(REPO)
@@ -166,9 +170,29 @@ def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         Inpainter.from_pretrained(REPO)
 
 
+def test_unpublished_names_fail_at_once_without_the_network(hub: FakeHub, models: dict[str, Path]) -> None:
+    hub.add_repo("dpinpaint/ffhq-256", models["seed2"])  # even if a repository answered, nothing is asked
+    requests_before = len(hub.requests)
+    for name in ("ffhq-256", "church-256", "cat-256"):
+        with pytest.raises(ModelNotFoundError, match=r"not published yet.*docs/training\.md.*available by name: demo"):
+            Inpainter.from_pretrained(name)
+    assert len(hub.requests) == requests_before
+    assert [m.status for m in list_models()] == [
+        "bundled",
+        "not published yet",
+        "not published yet",
+        "not published yet",
+    ]
+
+
 def test_preset_names_resolve_to_their_repositories(
-    hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]
+    hub: FakeHub,
+    models: dict[str, Path],
+    sample: tuple[np.ndarray, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Once a name is published, it loads from its repository."""
+    monkeypatch.setitem(PRETRAINED, "ffhq-256", dataclasses.replace(PRETRAINED["ffhq-256"], published=True))
     with pytest.raises(ModelNotFoundError, match="dpinpaint/ffhq-256"):
         Inpainter.from_pretrained("ffhq-256")
     hub.add_repo("dpinpaint/ffhq-256", models["seed2"])
