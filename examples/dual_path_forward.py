@@ -33,7 +33,7 @@ def main() -> None:
     r = config.resolution
     if args.image:
         pil = Image.open(args.image).convert("RGB").resize((r, r), Image.Resampling.LANCZOS)
-        image = torch.from_numpy(np.asarray(pil)).permute(2, 0, 1).float() / 127.5 - 1
+        image = torch.from_numpy(np.array(pil)).permute(2, 0, 1).float() / 127.5 - 1
     else:
         ramp = torch.linspace(-1, 1, r)
         image = torch.stack([ramp.expand(r, r), ramp.expand(r, r).t(), -ramp.expand(r, r)])

@@ -4,7 +4,7 @@ The photo is held out from the demo's training (scikit-image's sample ``PHOTO``)
 seeded irregular one. The script writes ``photo.png`` and ``mask.png`` to ``docs/images/demo/``,
 then runs the README's main command on them, exactly as a user would type it::
 
-    dpinpaint inpaint docs/images/demo/photo.png --mask docs/images/demo/mask.png --output inpainted
+    dpinpaint inpaint docs/images/demo/photo.png --mask docs/images/demo/mask.png --output inpainted --overwrite
 
 (which writes ``inpainted/photo.png``), keeps that file as ``after.png`` and composes ``before-after.png`` (the photo with its holes in white | the command's output).
 
@@ -14,6 +14,7 @@ then runs the README's main command on them, exactly as a user would type it::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -31,7 +32,10 @@ GAP = 8
 
 
 def make_inputs(folder: Path) -> tuple[Path, Path]:
-    from skimage import data
+    try:
+        from skimage import data
+    except ImportError:
+        sys.exit("readme_picture.py takes its photo from scikit-image's samples: pip install scikit-image")
 
     from dpinpaint.masks import generate_mask
 
@@ -62,12 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     photo, mask = make_inputs(folder)
     # The README's command, run from the repository root like a user would.
     command = ["dpinpaint", "inpaint", "docs/images/demo/photo.png", "--mask", "docs/images/demo/mask.png",
-               "--output", "inpainted"]  # fmt: skip
+               "--output", "inpainted", "--overwrite"]  # fmt: skip
     exe = Path(sys.executable).with_name("dpinpaint")
     subprocess.run([str(exe) if exe.exists() else command[0], *command[1:]], cwd=ROOT, check=True)
     after = folder / "after.png"
     os.replace(ROOT / "inpainted" / "photo.png", after)
-    (ROOT / "inpainted").rmdir()
+    with contextlib.suppress(OSError):  # a folder the user made before, with other files in it, stays
+        (ROOT / "inpainted").rmdir()
     compose(photo, mask, after, folder / "before-after.png")
     print(f"wrote {folder / 'before-after.png'}")
     return 0
