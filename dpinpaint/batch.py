@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -260,8 +261,24 @@ def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = N
         kwargs["quality"] = quality
     if fmt == "JPEG":
         kwargs["subsampling"] = 0 if quality >= 90 else -1
-    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
+    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, image))
     return notes
+
+
+def _check_image(path: str, written: Image.Image) -> None:
+    """Decode the file just written: a truncated file (a full disk that the encoder did not report) raises."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            size = im.size
+    except Exception as exc:
+        raise OSError(
+            errno.EIO, f"the written file does not decode ({type(exc).__name__}: {exc}); is the disk full?"
+        ) from exc
+    if size != written.size:
+        raise OSError(
+            errno.EIO, f"the written file holds {size[0]}x{size[1]} pixels, not {written.size[0]}x{written.size[1]}"
+        )
 
 
 def _to_8bit(image: Image.Image) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -18,14 +19,22 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
-    """Call ``write(temporary_path)``, then rename the temporary file over ``path``.
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[str], object],
+    verify: Callable[[str], None] | None = None,
+) -> None:
+    """Call ``write(temporary_path)``, check the file, then rename it over ``path``.
 
     The temporary file lives in the same folder (so the rename is atomic on POSIX and
-    Windows) and is removed if ``write`` raises. A process killed part-way leaves at most a
-    hidden ``.<name>.*.dpinpaint-tmp`` file, never a partial ``path``. The file gets the
+    Windows) and is removed if ``write`` or ``verify`` raises. A process killed part-way leaves
+    at most a hidden ``.<name>.*.dpinpaint-tmp`` file, never a partial ``path``. The file gets the
     permissions of any new file (``0o666`` minus the umask), not ``mkstemp``'s ``0o600``, even
     when ``write`` replaces the temporary file by one of its own (``safetensors`` does).
+
+    ``verify(temporary_path)`` raises if what was written is not whole: some writers (Pillow's
+    JPEG encoder) ignore a short ``write(2)`` on a full disk or past a file-size limit and
+    report success, so only reading the file back tells. An empty file is always refused.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +49,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
     mode = os.stat(tmp).st_mode & 0o777  # what the umask allows a new file
     try:
         write(str(tmp))
+        if os.stat(tmp).st_size == 0:
+            raise OSError(errno.ENOSPC, f"nothing was written to {path} (is the disk full?)")
+        if verify is not None:
+            verify(str(tmp))
         if os.stat(tmp).st_mode & 0o777 != mode:
             os.chmod(tmp, mode)
         os.replace(tmp, path)

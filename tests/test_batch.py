@@ -6,6 +6,7 @@ The end-to-end runs of ``dpinpaint inpaint`` are in ``test_cli_inpaint.py``.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import stat
@@ -244,6 +245,28 @@ def test_atomic_write_failure_keeps_the_old_file_and_no_temporary(tmp_path: Path
         atomic_write(target, half)
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_atomic_write_verifies_before_renaming(tmp_path: Path) -> None:
+    """A writer that reports success over a short or empty file (a full disk) leaves the old file."""
+    target = tmp_path / "a.png"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError, match="nothing was written"):
+        atomic_write(target, lambda tmp: None)
+
+    whole = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(whole, "PNG")
+
+    def short(tmp: str) -> None:  # as Pillow's JPEG encoder leaves a file past a size limit
+        Path(tmp).write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+
+    def decodes(tmp: str) -> None:
+        with Image.open(tmp) as im:
+            im.load()
+
+    with pytest.raises(OSError):
+        atomic_write(target, short, verify=decodes)
+    assert target.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["a.png"]
 
 
 def test_remove_stale_temporaries_only_of_the_given_outputs(tmp_path: Path) -> None:

@@ -780,3 +780,31 @@ def test_warnings_are_lines_and_json_notes_and_records_name_the_model(tmp_path: 
     for name in ("empty.png", "full.png"):
         assert f"dpinpaint: warning: {src / name}: {records[name]['notes'][0]}" in warned
     assert f"with model demo (dpinpaint {__version__})" in run.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_full_disk_fails_the_image_and_leaves_nothing(tmp_path: Path, suffix: str) -> None:
+    """Past a file-size limit (like a full disk) writes come up short; Pillow's JPEG encoder does not
+    notice, so the written file is decoded before it is renamed into place: the image fails, exit 1."""
+    import resource
+
+    src = _image(tmp_path / "src.png", (16, 16), seed=3)
+    noise = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    # ~195 KB as PNG and ~160 KB as JPEG at quality 95: over the limit, but by less than the JPEG
+    # encoder's last buffer, whose write then comes up short without an error.
+    Image.fromarray(noise).save(src)
+    mask = _mask(tmp_path / "mask.png", (256, 256), box=(0.45, 0.45, 0.55, 0.55))
+    out = tmp_path / f"out{suffix}"
+    limit = 135 * 1024
+
+    def limit_file_size() -> None:  # Python ignores SIGXFSZ, so a write past the limit comes up short
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    cmd = [*ENTRY, "inpaint", str(src), "--mask", str(mask), "-o", str(out), "--json"]
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size)
+    assert run.returncode == 1, run.stderr
+    [record] = _records(run.stdout)
+    assert record["status"] == "failed" and record["output"] is None, record
+    assert not out.exists() and _temporaries(tmp_path) == []
+    assert _summary(run.stderr)[1:3] == (0, 1)
