@@ -101,13 +101,17 @@ def load_tensors(path: str | os.PathLike[str], device: str | torch.device = "cpu
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"weights file {path} is empty (an interrupted download or copy?); download it again")
+        raise CheckpointError(
+            f"weights file {path} is empty (an interrupted download or copy?); download it again "
+            "(`dpinpaint download MODEL --force`) or copy it again"
+        )
     try:
         return load_file(str(path), device=str(device))
     except SafetensorError as exc:
         raise CheckpointError(
-            f"weights file {path} is not a valid safetensors file ({exc}); it is truncated or corrupted: "
-            "delete it and download or save it again"
+            f"weights file {path} is not a valid safetensors file ({exc}); it is truncated or corrupted: save it "
+            "again, or for a Hub model download it anew (`dpinpaint download MODEL --force`, or "
+            "from_pretrained(..., force_download=True))"
         ) from exc
     except (OSError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"could not read weights file {path}: {exc}") from exc

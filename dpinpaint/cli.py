@@ -566,7 +566,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
     from .checkpoint import read_config
     from .hub import PRETRAINED, resolve_checkpoint
 
-    folder = resolve_checkpoint(args.model, revision=args.revision, variant=args.variant)
+    folder = resolve_checkpoint(args.model, revision=args.revision, variant=args.variant, force_download=args.force)
     config = read_config(folder)
     model = PRETRAINED.get(args.model)
     bundled = " (bundled with dpinpaint: nothing to download)" if model is not None and model.bundled else ""
@@ -653,6 +653,9 @@ def _add_hub_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     download.add_argument("model", help="model name (dpinpaint list) or org/repo[@revision]")
     download.add_argument("--revision", help="branch, tag or commit")
     download.add_argument("--variant", choices=["fp16"], help="download model.fp16.safetensors instead")
+    download.add_argument(
+        "--force", action="store_true", help="download the files again even if they are cached (a damaged cache)"
+    )
     download.set_defaults(func=_cmd_download)
     models = sub.add_parser("list", help="list the pretrained model names (or the cached checkpoints)")
     models.add_argument("--cached", action="store_true", help="list the checkpoints in the Hugging Face cache")

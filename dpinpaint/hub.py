@@ -14,6 +14,7 @@ was tried and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -25,6 +26,7 @@ from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
 from .errors import (
     CheckpointError,
     HubConnectionError,
+    InvalidInputError,
     ModelAccessError,
     ModelNotCachedError,
     ModelNotFoundError,
@@ -34,16 +36,19 @@ __all__ = [
     "PretrainedModel",
     "PRETRAINED",
     "bundled_folder",
+    "check_revision",
     "list_models",
     "unpublished_message",
     "parse_model_id",
     "resolve_checkpoint",
     "upload_folder",
+    "verify_cached_file",
 ]
 
 logger = logging.getLogger(__name__)
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
 
 
 #: Where bundled checkpoints live inside the installed package.
@@ -144,14 +149,58 @@ def unpublished_message(model: PretrainedModel) -> str:
 
 
 def parse_model_id(model_id: str) -> tuple[str, str | None]:
-    """``"org/repo"`` -> ``("org/repo", None)``; ``"org/repo@rev"`` -> ``("org/repo", "rev")``."""
+    """``"org/repo"`` -> ``("org/repo", None)``; ``"org/repo@rev"`` -> ``("org/repo", "rev")``.
+
+    The repository id is checked by huggingface_hub's own rules and the revision by
+    :func:`check_revision`, before anything touches the network or the cache.
+    """
     repo_id, sep, revision = model_id.partition("@")
-    if not _REPO_ID.match(repo_id) or (sep and not revision):
+    problem = _repo_id_problem(repo_id) if _REPO_ID.match(repo_id) else "not of the form 'org/name'"
+    if problem is not None or (sep and not revision):
         raise ModelNotFoundError(
             f"{model_id!r} is neither a local checkpoint folder, nor a model name "
             f"({', '.join(PRETRAINED)}), nor a Hub repository id like 'org/name' or 'org/name@revision'"
+            + (f" ({problem})" if problem else "")
         )
+    if revision:
+        check_revision(revision)
     return repo_id, (revision or None)
+
+
+def _repo_id_problem(repo_id: str) -> str | None:
+    """Why huggingface_hub would refuse ``repo_id`` (too long, ``--``, ``..``, ``.git``...), or None."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        return str(exc).rstrip(".")
+    return None
+
+
+def check_revision(revision: str) -> None:
+    """Refuse a revision that is no branch, tag or commit name a Hub repository can have.
+
+    huggingface_hub stores ``refs/<revision>`` inside the cache, so ``..``, absolute paths and
+    other path tricks would write outside it; names are also kept to what git allows in refs.
+
+    Raises:
+        InvalidInputError: naming the rule that was broken.
+    """
+    ok = (
+        isinstance(revision, str)
+        and 0 < len(revision) <= 255
+        and _REVISION.fullmatch(revision) is not None
+        and ".." not in revision
+        and "//" not in revision
+        and "/." not in revision
+        and not revision.endswith(("/", ".", ".lock"))
+    )
+    if not ok:
+        raise InvalidInputError(
+            f"revision {revision!r} is not a branch, tag or commit id: use up to 255 letters, digits, '.', '_', "
+            "'-' and '/' (e.g. main, v1.0, refs/pr/1 or a 40-character commit hash), without '..'"
+        )
 
 
 def _looks_local(text: str) -> bool:
@@ -205,6 +254,8 @@ def resolve_checkpoint(
         repo_id, pinned = model.repo_id, None
     else:
         repo_id, pinned = parse_model_id(text)
+    if revision is not None:
+        check_revision(revision)
     revision = revision or pinned
     kwargs: dict[str, Any] = {
         "cache_dir": cache_dir,
@@ -218,7 +269,44 @@ def resolve_checkpoint(
     weights = Path(_download(text, repo_id, weights_name(variant), pinned_revision, kwargs))
     if weights.parent != config_path.parent:  # a local_dir-style layout: keep both next to each other
         raise CheckpointError(f"{text}: config and weights were fetched into different folders ({config_path.parent})")
+    for path in (config_path, weights):
+        verify_cached_file(path, text)
     return config_path.parent
+
+
+def verify_cached_file(path: Path, model: str) -> None:
+    """Check a file of the Hugging Face cache against the hash the Hub gave for it.
+
+    The cache names each blob by the Hub's ETag: the sha256 of an LFS file (the weights), the
+    git blob id (sha1) of a small one (``config.json``). A file whose content does not match
+    (a corrupted download or disk) is deleted from the cache, blob and snapshot entry, so that
+    the next load downloads it anew. Files that are not cache symlinks (a cache without symlink
+    support, a ``local_dir``) carry no hash to check and are left alone.
+
+    Raises:
+        CheckpointError: the content did not match; says it was deleted and what to do.
+    """
+    if not path.is_symlink():
+        return
+    blob = Path(os.path.realpath(path))
+    name = blob.name
+    if re.fullmatch(r"[0-9a-f]{64}", name):
+        digest = hashlib.sha256()
+    elif re.fullmatch(r"[0-9a-f]{40}", name):
+        digest = hashlib.sha1(b"blob %d\0" % blob.stat().st_size)
+    else:
+        return
+    with open(blob, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() == name:
+        return
+    blob.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+    raise CheckpointError(
+        f"model {model!r}: the cached {path.name} does not match the hash the Hub gave for it ({name[:12]}...): "
+        "a corrupted download or disk. It was deleted from the cache; load the model again to download it anew"
+    )
 
 
 def _download(model: str, repo_id: str, filename: str, revision: str | None, kwargs: dict[str, Any]) -> str:
@@ -292,8 +380,11 @@ def upload_folder(
     from huggingface_hub import HfApi
     from huggingface_hub import utils as hf_errors  # the error classes, exported here since 0.24
 
-    if not _REPO_ID.match(repo_id):
-        raise ModelNotFoundError(f"{repo_id!r} is not a Hub repository id like 'org/name'")
+    problem = _repo_id_problem(repo_id) if _REPO_ID.match(repo_id) else "not of the form 'org/name'"
+    if problem is not None:
+        raise ModelNotFoundError(f"{repo_id!r} is not a Hub repository id like 'org/name' ({problem})")
+    if revision is not None:
+        check_revision(revision)
     api = HfApi(token=token)
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)

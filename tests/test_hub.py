@@ -26,6 +26,7 @@ from dpinpaint.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from dpinpaint.errors import (
     CheckpointError,
     HubConnectionError,
+    InvalidInputError,
     ModelAccessError,
     ModelNotCachedError,
     ModelNotFoundError,
@@ -250,3 +251,53 @@ def test_hf_endpoint_and_hf_home_in_a_fresh_process(hub: FakeHub, models: dict[s
         timeout=120,
     )
     assert cold.returncode != 0 and "ModelNotCachedError" in cold.stderr and "offline" in cold.stderr
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["acme/x@../../../../tmp/x", "acme/x@..", "acme/x@/etc", "acme/x@a//b", "acme/x@main.lock", "acme/x@a b"],
+)
+def test_revisions_that_leave_the_cache_are_refused_before_any_request(
+    hub: FakeHub, tmp_path: Path, model_id: str
+) -> None:
+    before = len(hub.requests)
+    with pytest.raises(InvalidInputError, match="is not a branch, tag or commit id"):
+        Inpainter.from_pretrained(model_id)
+    with pytest.raises(InvalidInputError, match="is not a branch, tag or commit id"):
+        Inpainter.from_pretrained("acme/x", revision=model_id.partition("@")[2])
+    assert len(hub.requests) == before
+    assert not list(tmp_path.parent.rglob("refs/*/x"))
+
+
+@pytest.mark.parametrize("model_id", ["a/b--c", "a/b.git", "org/-name", "org/" + "n" * 97, "a/b..c"])
+def test_ids_huggingface_hub_refuses_are_refused_the_same_way(hub: FakeHub, model_id: str) -> None:
+    before = len(hub.requests)
+    with pytest.raises(ModelNotFoundError, match="Hub repository id"):
+        Inpainter.from_pretrained(model_id)
+    assert len(hub.requests) == before
+
+
+def test_a_corrupted_cached_file_is_caught_deleted_and_downloaded_again(
+    hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    hub.add_repo(REPO, models["seed1"])
+    expected = _output(Inpainter.from_pretrained(REPO), sample)
+    snapshot = next((tmp_path / "hf-cache").glob(f"models--acme--tiny-inpaint/snapshots/*/{WEIGHTS_NAME}"))
+    blob = Path(os.path.realpath(snapshot))
+    data = bytearray(blob.read_bytes())
+    data[-100] ^= 0xFF  # a flipped byte inside a tensor: the file still parses, its size is right
+    blob.chmod(0o644)
+    blob.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match the hash the Hub gave.*deleted"):
+        Inpainter.from_pretrained(REPO)
+    assert not blob.exists() and not snapshot.is_symlink()
+    hub.clear_requests()
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO), sample), expected)
+    assert len(hub.content_gets(WEIGHTS_NAME)) == 1  # downloaded anew
+
+    config = snapshot.with_name(CONFIG_NAME)
+    config_blob = Path(os.path.realpath(config))
+    config_blob.chmod(0o644)
+    config_blob.write_text(config_blob.read_text().replace("tiny", "tinz"))  # a small file: its git blob id
+    with pytest.raises(CheckpointError, match="cached config.json does not match"):
+        Inpainter.from_pretrained(REPO)
