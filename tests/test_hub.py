@@ -288,7 +288,7 @@ def test_a_corrupted_cached_file_is_caught_deleted_and_downloaded_again(
     data[-100] ^= 0xFF  # a flipped byte inside a tensor: the file still parses, its size is right
     blob.chmod(0o644)
     blob.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="does not match the hash the Hub gave.*deleted"):
+    with pytest.raises(CheckpointError, match=r"does not match the hash the Hub gave.*deleted"):
         Inpainter.from_pretrained(REPO)
     assert not blob.exists() and not snapshot.is_symlink()
     hub.clear_requests()
@@ -299,5 +299,5 @@ def test_a_corrupted_cached_file_is_caught_deleted_and_downloaded_again(
     config_blob = Path(os.path.realpath(config))
     config_blob.chmod(0o644)
     config_blob.write_text(config_blob.read_text().replace("tiny", "tinz"))  # a small file: its git blob id
-    with pytest.raises(CheckpointError, match="cached config.json does not match"):
+    with pytest.raises(CheckpointError, match=r"cached config\.json does not match"):
         Inpainter.from_pretrained(REPO)
