@@ -44,8 +44,22 @@ def atomic_write(
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
-        os.close(fd)
         break
+    if os.name == "nt":  # pragma: no cover - an open handle would block the rename there; no flock either
+        os.close(fd)
+        _write_verified(path, tmp, write, verify)
+        return
+    # Locked until the file is renamed: remove_stale_temporaries of another run leaves it alone.
+    _lock(fd, blocking=True)
+    try:
+        _write_verified(path, tmp, write, verify)
+    finally:
+        os.close(fd)
+
+
+def _write_verified(
+    path: Path, tmp: Path, write: Callable[[str], object], verify: Callable[[str], None] | None
+) -> None:
     mode = os.stat(tmp).st_mode & 0o777  # what the umask allows a new file
     try:
         write(str(tmp))
@@ -63,6 +77,8 @@ def atomic_write(
 
 def remove_stale_temporaries(folder: str | os.PathLike[str], targets: Iterable[Path] | None = None) -> int:
     """Delete the temporary files a killed :func:`atomic_write` left under ``folder``; returns how many.
+
+    A temporary that a live :func:`atomic_write` is writing (in any process) is locked and kept.
 
     With ``targets``, only the temporaries of those final paths are deleted (so a run does not
     delete the files that another run, e.g. another ``--shard`` writing into the same folder,
@@ -83,7 +99,35 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], targets: Iterable[P
             if tmp.name[1:].rsplit(".", 2)[0] in names
         )
     for tmp in list(candidates):
-        if tmp.is_file():
+        if not tmp.is_file():
+            continue
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except OSError:  # gone already, or not ours to read
+            continue
+        try:
+            if not _lock(fd, blocking=False):
+                continue  # a live atomic_write (another run, another shard) is writing it
             tmp.unlink(missing_ok=True)
             count += 1
+        finally:
+            os.close(fd)
     return count
+
+
+def _lock(fd: int, *, blocking: bool) -> bool:
+    """Take an exclusive advisory lock (``flock``) on ``fd``; False if another process holds one.
+
+    Where ``flock`` does not exist (Windows) this always succeeds, as before locks were used.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks: behave as without them
+        return True
+    return True

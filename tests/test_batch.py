@@ -269,6 +269,25 @@ def test_atomic_write_verifies_before_renaming(tmp_path: Path) -> None:
     assert target.read_bytes() == b"old" and sorted(os.listdir(tmp_path)) == ["a.png"]
 
 
+@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX")
+def test_cleanup_leaves_the_temporary_a_live_write_owns(tmp_path: Path) -> None:
+    """Two runs into one folder: the start-up cleanup of one must not delete what the other is writing."""
+    target = tmp_path / "a.txt"
+    stale = tmp_path / f".b.txt.0123456789ab{TEMP_SUFFIX}"
+    stale.write_text("left by a killed run")
+    seen: list[int] = []
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text("half")
+        seen.append(remove_stale_temporaries(tmp_path))  # another run starting now
+        assert Path(tmp).exists()
+        Path(tmp).write_text("whole")
+
+    atomic_write(target, write)
+    assert seen == [1] and not stale.exists() and target.read_text() == "whole"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
 def test_remove_stale_temporaries_only_of_the_given_outputs(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     mine = [tmp_path / f".a.png.x1y2z3{TEMP_SUFFIX}", tmp_path / "sub" / f".b.png.abc_12{TEMP_SUFFIX}"]
