@@ -7,9 +7,9 @@ probed lazily by :mod:`dpinpaint.ops`.
 from .config import FeedForwardConfig, ModelConfig, StyleEncoderConfig, StyleGAN2Config, get_preset, list_presets
 from .convert import load_stylegan2
 from .errors import DPInpaintError
-from .hub import PretrainedModel, list_models
 from .inpainter import Inpainter, InpaintResult
 from .models import DualPathNet, DualPathOutput
+from .registry import PretrainedModel, list_models
 from .version import __version__
 
 __all__ = [

@@ -18,9 +18,10 @@ import hashlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
 from .errors import (
@@ -31,12 +32,16 @@ from .errors import (
     ModelNotCachedError,
     ModelNotFoundError,
 )
+from .registry import PRETRAINED, PretrainedModel, bundled_folder, list_models, unpublished_message
 
-__all__ = [
+__all__ = [  # the registry's names too, for code that imports them from here
     "PretrainedModel",
     "PRETRAINED",
+    "DEADLINE_VARIABLE",
     "bundled_folder",
+    "call_with_deadline",
     "check_revision",
+    "hub_deadline",
     "list_models",
     "unpublished_message",
     "parse_model_id",
@@ -47,84 +52,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
-
-
-#: Where bundled checkpoints live inside the installed package.
-_BUNDLED_ROOT = Path(__file__).resolve().parent / "pretrained"
-
-
-@dataclass(frozen=True)
-class PretrainedModel:
-    """A named pretrained model: its name, where it comes from and what it was trained on.
-
-    ``repo_id`` is the Hub repository, or ``None`` for a model bundled with the package
-    (``bundled`` is then True and the weights are in :func:`bundled_folder`). ``published``
-    says whether its weights can be had today: a bundled model always can; a Hub model only
-    once its repository holds trained weights. Loading an unpublished name fails at once
-    with :class:`~dpinpaint.errors.ModelNotFoundError`, without touching the network.
-    """
-
-    name: str
-    repo_id: str | None
-    description: str
-    published: bool = True
-
-    @property
-    def bundled(self) -> bool:
-        return self.repo_id is None
-
-    @property
-    def location(self) -> str:
-        return self.repo_id or "(bundled, offline)"
-
-    @property
-    def status(self) -> str:
-        """``"bundled"``, ``"published"`` or ``"not published yet"``."""
-        if self.bundled:
-            return "bundled"
-        return "published" if self.published else "not published yet"
-
-    def __str__(self) -> str:
-        return f"{self.name:<12} {self.location:<24} {self.status:<18} {self.description}"
-
-
-PRETRAINED: dict[str, PretrainedModel] = {
-    m.name: m
-    for m in (
-        PretrainedModel("demo", None, "128x128 feed-forward path only, trained on public photos (docs/demo.md)"),
-        PretrainedModel("ffhq-256", "dpinpaint/ffhq-256", "faces, FFHQ 256x256 (paper section 4.1)", False),
-        PretrainedModel("church-256", "dpinpaint/church-256", "LSUN church outdoor 256x256", False),
-        PretrainedModel("cat-256", "dpinpaint/cat-256", "LSUN cat 256x256", False),
-    )
-}
-
-
-def list_models() -> list[PretrainedModel]:
-    """The pretrained models ``Inpainter.from_pretrained`` knows by name (``print`` each for one line)."""
-    return list(PRETRAINED.values())
-
-
-def bundled_folder(name: str) -> Path:
-    """The folder of the bundled model ``name`` inside the installed package.
-
-    Raises:
-        ModelNotFoundError: ``name`` is not a bundled model.
-        CheckpointError: its files are missing (a broken install).
-    """
-    model = PRETRAINED.get(name)
-    if model is None or not model.bundled:
-        bundled = [m.name for m in PRETRAINED.values() if m.bundled]
-        raise ModelNotFoundError(f"{name!r} is not a bundled model; bundled: {', '.join(bundled)}")
-    folder = _BUNDLED_ROOT / name
-    missing = [f for f in (CONFIG_NAME, weights_name(None)) if not (folder / f).is_file()]
-    if missing:
-        raise CheckpointError(
-            f"the bundled model {name!r} is incomplete: {', '.join(missing)} missing from {folder}; "
-            "reinstall dpinpaint (pip install --force-reinstall dpinpaint)"
-        )
-    return folder
 
 
 def _resolve_bundled(name: str, revision: str | None, variant: str | None) -> Path:
@@ -136,16 +67,6 @@ def _resolve_bundled(name: str, revision: str | None, variant: str | None) -> Pa
     if variant is not None:
         raise CheckpointError(f"model {name!r} is bundled in float32 only; drop variant={variant!r}")
     return bundled_folder(name)
-
-
-def unpublished_message(model: PretrainedModel) -> str:
-    """What to do instead of loading ``model``, a name whose weights are not published yet."""
-    available = ", ".join(m.name for m in PRETRAINED.values() if m.bundled or m.published)
-    return (
-        f"model {model.name!r} is not published yet: {model.repo_id} holds no trained weights. Train it "
-        f"(docs/training.md: `dpinpaint train --preset {model.name} ...`) and pass its final/ folder, or pass "
-        f"another checkpoint folder or a Hub id 'org/name'; available by name: {available}"
-    )
 
 
 def parse_model_id(model_id: str) -> tuple[str, str | None]:
@@ -317,8 +238,19 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
     where = f"{repo_id}" + (f"@{revision}" if revision else "") + f" on {constants.ENDPOINT}"
     offline = kwargs["local_files_only"] or constants.HF_HUB_OFFLINE
     cache = kwargs["cache_dir"] or constants.HF_HUB_CACHE
+    deadline = hub_deadline()
     try:
-        return str(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, **kwargs))
+        return str(
+            call_with_deadline(
+                lambda: huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, **kwargs), deadline
+            )
+        )
+    except TimeoutError as exc:
+        raise HubConnectionError(
+            f"model {model!r}: fetching {filename} of {where} did not finish within {deadline:g} s (a server that "
+            f"answers too slowly, or asks to retry much later); try again later, or set {DEADLINE_VARIABLE} "
+            "(seconds) for a slow connection"
+        ) from exc
     except hf_errors.GatedRepoError as exc:
         raise ModelAccessError(
             f"model {model!r}: {where} is gated; accept its conditions on the Hub, then log in "
@@ -360,6 +292,63 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
             f"model {model!r}: downloading {filename} of {where} failed ({type(exc).__name__}: {exc}); "
             "the partial download was discarded: try again, or check the network / HF_ENDPOINT"
         ) from exc
+
+
+#: The environment variable that sets the deadline of each Hub download, in seconds.
+DEADLINE_VARIABLE = "DPINPAINT_HUB_TIMEOUT"
+#: Its default: 30 minutes, ample for a few hundred MB of weights on a slow line.
+DEFAULT_DEADLINE = 1800.0
+
+
+def hub_deadline() -> float:
+    """Seconds one Hub download may take in all (``DPINPAINT_HUB_TIMEOUT``, default 1800).
+
+    huggingface_hub's own timeouts are per read, so a server that sends a byte every few seconds,
+    or answers 503 with ``Retry-After: 3600`` (which it sleeps through), would hold a call for
+    hours; this bounds the whole call, retries and waits included.
+
+    Raises:
+        InvalidInputError: the variable is not a positive number.
+    """
+    text = os.environ.get(DEADLINE_VARIABLE)
+    if text is None or not text.strip():
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise InvalidInputError(
+            f"{DEADLINE_VARIABLE}={text!r}: give the deadline of a Hub download in seconds, e.g. 600"
+        )
+    return value
+
+
+def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:
+    """``fn()`` in a daemon thread; its result or exception, or :class:`TimeoutError` after ``seconds``.
+
+    A call that times out is abandoned, not killed: it ends on its own (huggingface_hub writes a
+    download under a temporary name and renames it only when complete), and as a daemon thread
+    it never keeps the process alive.
+    """
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="dpinpaint-hub", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -301,3 +301,39 @@ def test_a_corrupted_cached_file_is_caught_deleted_and_downloaded_again(
     config_blob.write_text(config_blob.read_text().replace("tiny", "tinz"))  # a small file: its git blob id
     with pytest.raises(CheckpointError, match=r"cached config\.json does not match"):
         Inpainter.from_pretrained(REPO)
+
+
+def test_a_server_that_asks_to_retry_in_an_hour_meets_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """huggingface_hub sleeps through ``Retry-After: 3600``; dpinpaint's deadline ends the call."""
+    import http.server
+    import threading
+    import time
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def _busy(self) -> None:
+            self.send_response(503)
+            self.send_header("Retry-After", "3600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET = _busy
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        patch_hub_endpoint(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}", tmp_path / "cache", timeout=2)
+        monkeypatch.setenv("DPINPAINT_HUB_TIMEOUT", "1.5")
+        start = time.monotonic()
+        with pytest.raises(HubConnectionError, match=r"did not finish within 1\.5 s.*DPINPAINT_HUB_TIMEOUT"):
+            Inpainter.from_pretrained(REPO)
+        assert time.monotonic() - start < 10
+        monkeypatch.setenv("DPINPAINT_HUB_TIMEOUT", "soon")
+        with pytest.raises(InvalidInputError, match="DPINPAINT_HUB_TIMEOUT='soon'"):
+            Inpainter.from_pretrained(REPO)
+    finally:
+        server.shutdown()
