@@ -93,6 +93,8 @@ def _payloads(shell_marker: Path) -> list[tuple[str, Any]]:
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_rosinality_container_refuses_payloads(tmp_path: Path, markers: tuple[Path, Path], legacy: bool) -> None:
     shell_marker, import_marker = markers
+    # torch registers some safe globals of its own on its first load: let it, then compare.
+    load_stylegan2(write_rosinality(tmp_path / "first.pt", SMALL, legacy=legacy)[0])
     before = set(map(repr, torch.serialization.get_safe_globals()))
     for name, payload in _payloads(shell_marker):
         path, *_ = write_rosinality(tmp_path / f"{name}.pt", SMALL, legacy=legacy, extra={"args": payload})
@@ -225,3 +227,37 @@ def test_every_torch_load_is_weights_only_and_no_default_unpickler() -> None:
                 problems.append(f"unsafe loader at {where}")
     assert problems == []
     assert loads >= 2  # the torch.save container and the tensor storages inside NVIDIA pickles
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "state"),
+    [
+        # BUILD with a dict state on an allow-listed function: would set its attributes for good.
+        ("torch._utils", "_rebuild_tensor_v2", b"}X\x04\x00\x00\x00evilK\x01s"),
+        # BUILD with (None, slotstate) on an allow-listed stub class: would setattr on the class.
+        ("dnnlib.tflib.network", "Network", b"N}X\x04\x00\x00\x00evilK\x01s\x86"),
+        ("collections", "OrderedDict", b"N}X\x04\x00\x00\x00evilK\x01s\x86"),
+    ],
+)
+def test_a_pickle_cannot_set_the_state_of_an_allowed_global(
+    tmp_path: Path, module: str, name: str, state: bytes
+) -> None:
+    from dpinpaint.convert.safe_pickle import NVIDIA_PYTORCH_GLOBALS, NVIDIA_TF_GLOBALS, load_pickle
+
+    target = {**NVIDIA_TF_GLOBALS, **NVIDIA_PYTORCH_GLOBALS}.get((module, name))
+    if target is None:
+        pytest.skip(f"{module}.{name} is not allow-listed")
+    path = tmp_path / "build.pkl"
+    path.write_bytes(b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b.")
+    with pytest.raises(UnsafeCheckpointError, match="sets the state of"):
+        load_pickle(path)
+    assert not hasattr(target, "evil")
+
+
+def test_build_on_objects_the_pickle_made_still_works(tmp_path: Path) -> None:
+    """Ordinary pickles set the state of the objects they build (EasyDict, numpy arrays): that stays."""
+    from dpinpaint.convert.safe_pickle import load_pickle
+
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(faithful_dumps({"a": [1, 2.5, "x"], "b": (None, True)}))
+    assert load_pickle(path) == {"a": [1, 2.5, "x"], "b": (None, True)}

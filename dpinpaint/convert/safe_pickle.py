@@ -32,11 +32,13 @@ import logging
 import os
 import pickle
 import re
+import types
 import warnings
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -450,22 +452,51 @@ NVIDIA_TF_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+#: The pure-Python unpickler, whose opcodes can be hooked one by one (typeshed calls it the C one).
+_PythonUnpickler: Any = pickle._Unpickler
+
+
+class RestrictedUnpickler(_PythonUnpickler):
     """An unpickler whose every global reference goes through ``allowed``.
 
     ``allowed`` maps ``(module, name)`` to the object returned for it (functions and
     stub classes written in this module); anything else raises
     :class:`UnsafeCheckpointError` without importing the module. Persistent ids are refused.
+
+    ``BUILD`` (set an object's state) is only allowed on objects this load created, never on
+    an allow-listed global itself, a class, a function or a module: otherwise a file could set
+    attributes of this module's functions or classes for the rest of the process. That check
+    needs the pure-Python unpickler (the C one cannot be hooked per opcode); weight pickles
+    hold few opcodes (their arrays are single byte strings), so it costs little.
     """
+
+    dispatch: ClassVar[dict[int, Callable[..., None]]] = dict(_PythonUnpickler.dispatch)
 
     def __init__(self, file: Any, allowed: dict[tuple[str, str], Any], source: str) -> None:
         super().__init__(file)
         self._allowed = allowed
         self._source = source
+        self._globals: set[int] = set()
+
+    def load_build(self) -> None:
+        target = self.stack[-2] if len(self.stack) >= 2 else None
+        if id(target) in self._globals or isinstance(
+            target, (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)
+        ):
+            raise UnsafeCheckpointError(
+                f"{self._source}: refused to load: the pickle sets the state of "
+                f"{getattr(target, '__qualname__', type(target).__name__)!r}, a global rather than an object it "
+                "built. Nothing from the file was imported or executed."
+            )
+        _PythonUnpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = load_build
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return self._allowed[(module, name)]
+            found = self._allowed[(module, name)]
+            self._globals.add(id(found))
+            return found
         except KeyError:
             raise UnsafeCheckpointError(
                 f"{self._source}: refused to load: the pickle refers to '{module}.{name}', which is not in the "
