@@ -122,6 +122,8 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     from .files import remove_stale_temporaries
 
     shard = parse_shard(args.shard) if args.shard else (0, 1)
+    if not args.output.strip():
+        raise InvalidInputError("--output is empty; give a folder (e.g. out/) or a file name for a single image")
     out_dir = Path(args.output)
     # `--output result.png` (not an existing folder, no trailing slash) names the file of a single input.
     as_folder = out_dir.is_dir() or args.output.endswith(("/", os.sep))
@@ -187,6 +189,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
             f"{len(existing)} output(s) already exist (e.g. {existing[0].output}); pass --skip-existing "
             "to keep them (resume a run) or --overwrite to replace them"
         )
+    _check_writable(out_dir)
     if out_dir.is_dir():
         # Only this run's outputs: other shards may be writing into the same folder right now.
         removed = remove_stale_temporaries(out_dir, [p.output for p in pairs if p.output is not None])
@@ -270,6 +273,15 @@ def _warn_unused_seed(args: argparse.Namespace, inp: Any) -> None:
             f"{inp.model.config.paths!r}), so its output is deterministic without it",
             file=sys.stderr,
         )
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any image is inpainted if the output folder (or the nearest folder that exists) is read-only."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"--output: cannot write into {existing} (permission denied); choose another folder")
 
 
 def _log(args: argparse.Namespace, message: str) -> None:

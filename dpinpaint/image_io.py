@@ -259,6 +259,8 @@ def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tupl
         raise ImageReadError(f"{label} is not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{label} is too large to decode safely: {exc}") from exc
+    except PermissionError as exc:
+        raise ImageReadError(f"cannot read image {label}: permission denied (check the file's permissions)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"could not read image {label}: {exc} (truncated or corrupted?)") from exc
     return out, transposed

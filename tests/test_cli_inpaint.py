@@ -676,6 +676,8 @@ def test_output_file_name_for_a_single_image(data: Path, tmp_path: Path, capsys:
         ([str(image), "-o", str(mask), "--overwrite"], "is the mask itself"),
         ([str(image), "-o", str(tmp_path / "x.tif")], "can be written as .png, .jpg, .jpeg, .webp"),
         ([str(mask), "-o", str(tmp_path / "x.png")], "is also the only input image"),
+        ([str(image), "-o", ""], "--output is empty"),
+        ([str(image), "-o", " "], "--output is empty"),
     ):
         status, _, err = _main(capsys, *args, "-m", str(mask), "--model", "/no/model")
         assert status == 2 and message in err, err
@@ -808,3 +810,17 @@ def test_a_full_disk_fails_the_image_and_leaves_nothing(tmp_path: Path, suffix: 
     assert record["status"] == "failed" and record["output"] is None, record
     assert not out.exists() and _temporaries(tmp_path) == []
     assert _summary(run.stderr)[1:3] == (0, 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_output_folder_fails_before_any_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    image = _image(tmp_path / "a.png", (32, 32))
+    mask = _mask(tmp_path / "m.png", (32, 32))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        status, _, err = _main(capsys, str(image), "-m", str(mask), "-o", str(locked / "out"), "--model", "/no/model")
+    finally:
+        locked.chmod(0o755)
+    assert status == 2 and "permission denied" in err
