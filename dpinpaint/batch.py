@@ -130,6 +130,7 @@ def find_images(
     recursive: bool = False,
     exclude_suffix: str | None = None,
     exclude_dirs: Iterable[str | os.PathLike[str]] = (),
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> list[tuple[Path, str]]:
     """``(file, relative path)`` of every image among ``inputs`` (files, and the images in folders).
 
@@ -137,11 +138,17 @@ def find_images(
     directly is taken whatever its extension. Files whose stem ends with ``exclude_suffix``
     (masks sitting next to their images), hidden files and files under ``exclude_dirs``
     (the output folder, when it is strictly inside an input folder) are left out of folders.
+    What a folder holds but cannot be read is reported to ``on_skip(path, why)`` (default: a
+    logged warning), never dropped silently: folders that cannot be listed, symbolic links to
+    folders (not followed, so no loop), broken links and image names that are no regular file
+    (a FIFO, a socket).
 
     Raises:
         InvalidInputError: an input that does not exist.
     """
     excluded = [Path(d).resolve() for d in exclude_dirs]
+    if on_skip is None:
+        on_skip = _log_skip
 
     found: list[tuple[Path, str]] = []
     for item in inputs:
@@ -150,8 +157,7 @@ def find_images(
             root = path.resolve()
             # Only folders strictly inside this input: writing back into the input folder itself is allowed.
             inside = [d for d in excluded if d != root and d.is_relative_to(root)]
-            files = path.rglob("*") if recursive else path.iterdir()
-            for f in sorted(p for p in files if p.is_file() and _is_image(p)):
+            for f in sorted(_folder_images(path, recursive, on_skip)):
                 if exclude_suffix and f.stem.endswith(exclude_suffix):
                     continue
                 if inside and any(f.resolve().is_relative_to(d) for d in inside):
@@ -162,6 +168,35 @@ def find_images(
         else:
             raise InvalidInputError(f"input {path} does not exist")
     return found
+
+
+def _folder_images(folder: Path, recursive: bool, on_skip: Callable[[Path, str], None]) -> Iterator[Path]:
+    """The image files of ``folder`` (and its sub-folders), reporting what cannot be read."""
+
+    def unreadable(exc: OSError) -> None:
+        on_skip(Path(exc.filename or folder), f"cannot list this folder ({exc.strerror or exc})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
+        here = Path(dirpath)
+        for name in dirnames if recursive else ():
+            if (here / name).is_symlink():
+                on_skip(here / name, "a symbolic link to a folder, not followed (name it as an input to include it)")
+        for name in filenames:
+            f = here / name
+            if not _is_image(f):
+                continue
+            if f.is_file():
+                yield f
+            elif f.is_symlink() and not f.exists():
+                on_skip(f, "a broken symbolic link")
+            else:
+                on_skip(f, "not a regular file (a FIFO, socket or device)")
+        if not recursive:
+            break
+
+
+def _log_skip(path: Path, why: str) -> None:
+    logger.warning("skipped %s: %s", path, why)
 
 
 def pair_masks(images: list[tuple[Path, str]], mask: str | os.PathLike[str], suffix: str = "_mask") -> list[Pair]:

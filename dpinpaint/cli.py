@@ -150,6 +150,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         exclude_suffix=args.mask_suffix if mask_is_dir else None,
         # outputs of an earlier run inside an input folder are not inputs
         exclude_dirs=[] if out_file is not None else [out_dir],
+        on_skip=lambda path, why: _log(args, f"warning: skipped {path}: {why}"),
     )
     target = out_file.resolve() if out_file is not None else None
     if target is not None:  # nor is an earlier result file found in an input folder

@@ -570,3 +570,19 @@ def test_a_same_stem_image_next_to_an_image_is_not_its_mask(tmp_path: Path) -> N
     Image.new("L", (8, 8)).save(masks / "photo.png")  # in a separate mask folder the plain stem pairs
     pairs = {p.relative: p.mask for p in pair_masks(find_images([tmp_path]), masks)}
     assert pairs["photo.png"] == masks / "photo.png" and pairs["photo.jpg"] == masks / "photo.png"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs and permissions are POSIX")
+def test_find_images_reports_what_it_cannot_read(tmp_path: Path) -> None:
+    _png(tmp_path / "in" / "a.png")
+    _png(tmp_path / "in" / "sub" / "b.png")
+    os.mkfifo(tmp_path / "in" / "pipe.png")
+    (tmp_path / "in" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "in" / "sub" / "loop").symlink_to(tmp_path / "in")
+    skipped: dict[str, str] = {}
+    found = find_images([tmp_path / "in"], recursive=True, on_skip=lambda p, why: skipped.setdefault(p.name, why))
+    assert [rel for _, rel in found] == ["a.png", "sub/b.png"]
+    assert "FIFO" in skipped["pipe.png"] and "broken" in skipped["gone.png"] and "not followed" in skipped["loop"]
+    flat: list[str] = []
+    find_images([tmp_path / "in"], on_skip=lambda p, why: flat.append(p.name))
+    assert sorted(flat) == ["gone.png", "pipe.png"]  # sub-folders are not descended, so not reported
