@@ -294,6 +294,10 @@ def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = N
         kwargs["exif"] = exif
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
+        notes.append(
+            f"re-encoded as {fmt} (lossy): pixels outside the mask are close to the input's, not identical; "
+            "use --format png to keep them bit for bit"
+        )
     if fmt == "JPEG":
         kwargs["subsampling"] = 0 if quality >= 90 else -1
     atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, image))
