@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded RNG, the CPU for every test not marked ``gpu``, a stand-in for
+"""Shared fixtures: seeded RNG, ``device="auto"`` meaning the CPU, a stand-in for
 torchvision's deformable-convolution kernel, a session-wide tiny DualPathNet and input factories.
 
 The shared models are read-only: a test that changes weights, accumulates gradients or
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +18,10 @@ import pytest
 import torch
 
 from dpinpaint import DualPathNet, ModelConfig, get_preset
+from dpinpaint.device import AUTO_DEVICE_ENV
 from dpinpaint.ops import deform_conv, modulated_deform_conv2d
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-#: Read once, before any fixture hides the GPU from a test.
-HAS_CUDA = torch.cuda.is_available()
 
 
 @pytest.fixture(autouse=True)
@@ -32,21 +30,19 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-@pytest.fixture(autouse=True)
-def _cpu_unless_marked_gpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests mean the CPU unless they are marked ``gpu``.
+@pytest.fixture(scope="session", autouse=True)
+def _auto_means_cpu() -> Iterator[None]:
+    """Tests mean the CPU: ``device="auto"`` resolves to it in every test and in the processes
+    tests start (the CLI, torchrun), through ``DPINPAINT_DEVICE=cpu``.
 
-    On a machine with CUDA (or Apple MPS), ``device="auto"`` would pick the accelerator and
+    On a machine with CUDA (or Apple MPS), ``"auto"`` would pick the accelerator and
     ``dtype="auto"`` bfloat16 or float16, so tests written for the CPU's float32 results would
-    compare other numbers. Here ``device="auto"`` means the CPU in the test process, and the
-    processes a test starts (the CLI, torchrun) see no CUDA device. Tests of the accelerator
-    paths are marked ``gpu`` (tests/test_gpu.py) and see the real devices.
+    compare other numbers. Session-scoped, so it holds before module-scoped fixtures build
+    models. Tests of the accelerator (marked ``gpu``, tests/test_gpu.py) name ``device="cuda"``.
     """
-    if request.node.get_closest_marker("gpu") is not None:
-        return
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(AUTO_DEVICE_ENV, "cpu")
+        yield
 
 
 @dataclass
