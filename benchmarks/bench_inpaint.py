@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, default=8, help="images for the inpaint_batch measurement")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per forward of inpaint_batch (default 8)")
+    parser.add_argument("--no-checkpoint", action="store_true", help="skip the checkpoint size / loading figures")
     add_device_arguments(parser)
     args = parser.parse_args()
     device, dtype = device_and_dtype(args)
@@ -98,6 +99,8 @@ def main() -> None:
         f"{total / args.images:.3f} s/image"
     )
 
+    if args.no_checkpoint:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for variant in (None, "fp16"):
             folder = Path(tmp) / str(variant)
