@@ -5,8 +5,11 @@ with random weights (speed does not depend on their values), then runs the real 
 (``dpinpaint.cli.main``, in-process, so interpreter start-up is not counted) with
 ``--workers 0`` and ``--workers N`` (default 2) alternately, and prints the median images/s of each.
 
+The first line (``env: {...}``) records the device name and the library versions.
+
 Run from the repository root:
     python benchmarks/bench_cli.py [--preset tiny] [--images 48] [--repeats 3]
+    python benchmarks/bench_cli.py --preset ffhq-256 --device cuda --dtype bfloat16 --images 64
     python benchmarks/bench_cli.py --preset ffhq-256 --images 8 --repeats 2
     python benchmarks/bench_cli.py --torch-threads 1 --workers 1   # a core left free for the workers
 Results are recorded in docs/performance.md.
@@ -19,6 +22,7 @@ import contextlib
 import io
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +33,9 @@ from PIL import Image
 
 from dpinpaint import Inpainter
 from dpinpaint.cli import main as cli_main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import add_device_arguments, device_and_dtype, print_environment
 
 
 def write_folder(folder: Path, count: int, width: int, height: int) -> None:
@@ -44,10 +51,10 @@ def write_folder(folder: Path, count: int, width: int, height: int) -> None:
         Image.fromarray(mask).save(folder / f"photo{i:04d}_mask.png")
 
 
-def run(folder: Path, model: Path, out: Path, workers: int) -> float:
+def run(folder: Path, model: Path, out: Path, workers: int, device: str = "cpu", dtype: str = "auto") -> float:
     shutil.rmtree(out, ignore_errors=True)
     argv = [str(folder), "--mask", str(folder), "--output", str(out), "--model", str(model)]
-    argv += ["--workers", str(workers), "--quiet"]
+    argv += ["--workers", str(workers), "--device", device, "--dtype", dtype, "--quiet"]
     start = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()):
         status = cli_main(["inpaint", *argv])
@@ -65,7 +72,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="the --workers compared with 0 (default 2)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    add_device_arguments(parser)
     args = parser.parse_args()
+    device, dtype = device_and_dtype(args)
+    print_environment(device, dtype)
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     width, height = (int(v) for v in args.size.split("x"))
@@ -75,11 +85,12 @@ def main() -> None:
         (root / "in").mkdir()
         write_folder(root / "in", args.images, width, height)
         Inpainter.from_config(args.preset, seed=0).save_pretrained(root / "model")
-        run(root / "in", root / "model", root / "out", 0)  # warm-up: caches, lazy imports
+        on = (str(device), str(dtype).removeprefix("torch."))
+        run(root / "in", root / "model", root / "out", 0, *on)  # warm-up: caches, lazy imports
         times: dict[int, list[float]] = {0: [], args.workers: []}
         for _ in range(args.repeats):
             for workers in times:
-                times[workers].append(run(root / "in", root / "model", root / "out", workers))
+                times[workers].append(run(root / "in", root / "model", root / "out", workers, *on))
     print(f"{args.images} photos {width}x{height} JPEG + PNG masks, default strategy/batch size")
     for workers, values in times.items():
         median = statistics.median(values)

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_forward import median_seconds  # noqa: E402
+from bench_common import median_seconds  # noqa: E402
 from convert_fixtures import write_rosinality  # noqa: E402
 
 from dpinpaint import StyleGAN2Config  # noqa: E402

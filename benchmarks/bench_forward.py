@@ -1,16 +1,21 @@
-"""Forward-pass benchmark of the dual-path network on the CPU (not a test: it prints figures).
+"""Forward-pass benchmark of the dual-path network (not a test: it prints figures).
 
-Measures, in one run and side by side:
-- the machine's fp32 matmul throughput (square GEMMs, the best of a few sizes);
+Measures, in one run and side by side, on ``--device`` (default cpu) in ``--dtype``:
+- the device's matmul throughput in that dtype (square GEMMs, the best of a few sizes);
 - the forward latency of a preset (default ffhq-256, random weights: speed does not depend
   on their values) at batch 1 and batch 8, its FLOPs (``torch.utils.flop_counter``) and the
   achieved fraction of the matmul throughput;
-- peak RSS of a fresh process that builds the model and runs one forward at each batch size;
-- ``G_s`` alone: dpinpaint's StyleGAN2 vs the straightforward port of ``tests/reference_stylegan2.py``
-  (rosinality's network with its unfused ``upfirdn2d_native`` blur) on the same weights,
-  with a check that both give the same image.
+- on the CPU, peak RSS of a fresh process that builds the model and runs one forward at each
+  batch size; on CUDA, the peak GPU memory allocated by each batch size's forwards;
+- on the CPU, ``G_s`` alone: dpinpaint's StyleGAN2 vs the straightforward port of
+  ``tests/reference_stylegan2.py`` (rosinality's network with its unfused ``upfirdn2d_native``
+  blur) on the same weights, with a check that both give the same image.
 
-Run from the repository root:  python benchmarks/bench_forward.py [--preset ffhq-256] [--repeats 5]
+The first line (``env: {...}``) records the device name and the library versions.
+
+Run from the repository root:
+    python benchmarks/bench_forward.py [--preset ffhq-256] [--repeats 5]
+    python benchmarks/bench_forward.py --device cuda --dtype bfloat16 --batches 1,8,32 --repeats 20
 Results are recorded in docs/performance.md.
 """
 
@@ -19,46 +24,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import add_device_arguments, device_and_dtype, median_seconds, print_environment  # noqa: E402
+
+__all__ = ["median_seconds", "make_inputs"]  # median_seconds: kept here for the scripts that import it from here
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
-
-
-def matmul_gflops(repeats: int) -> float:
+def matmul_gflops(repeats: int, device: torch.device, dtype: torch.dtype) -> float:
     best = 0.0
-    for n in (1024, 2048, 3072):
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        sec, _ = median_seconds(lambda a=a, b=b: a @ b, repeats)
+    sizes = (1024, 2048, 3072) if device.type == "cpu" else (4096, 8192)
+    for n in sizes:
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+        sec, _ = median_seconds(lambda a=a, b=b: a @ b, repeats, device=device)
         best = max(best, 2 * n**3 / sec / 1e9)
     return best
 
 
-def make_inputs(resolution: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+def make_inputs(
+    resolution: int, batch: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(batch, 3, resolution, resolution, generator=gen) * 2 - 1
     known = torch.ones(batch, 1, resolution, resolution)
     q = resolution // 4
     known[..., q : 3 * q, q : 3 * q] = 0
-    return image, known
+    return image.to(device, dtype), known.to(device, dtype)
 
 
 def child_peak_rss(preset: str, batch: int) -> dict[str, float]:
@@ -114,57 +111,76 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    add_device_arguments(parser)
     args = parser.parse_args()
+    device, dtype = device_and_dtype(args)
 
     from dpinpaint import DualPathNet, get_preset
-    from dpinpaint.ops import torchvision_kernels_available
     from dpinpaint.summary import summarize
 
     cfg = get_preset(args.preset)
+    env = print_environment(device, dtype) if not args.json else None
     results: dict[str, object] = {
         "preset": args.preset,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-        "torchvision_kernels": torchvision_kernels_available(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
     }
-    results["matmul_gflops"] = peak = matmul_gflops(args.repeats)
+    if env is None:
+        from bench_common import environment
+
+        results["env"] = environment(device, dtype)
+    results["matmul_gflops"] = peak = matmul_gflops(args.repeats, device, dtype)
 
     net = DualPathNet(cfg).eval()
+    flops_per_image = summarize(cfg, batch_size=1, model=net).total_flops  # counted on the CPU; linear in the batch
+    net = net.to(device, dtype)
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
-        flops = summarize(cfg, batch_size=batch, model=net).total_flops
-        image, known = make_inputs(cfg.resolution, batch)
-        with torch.no_grad():
-            sec, times = median_seconds(lambda image=image, known=known: net(image, known), args.repeats)
+        flops = flops_per_image * batch
+        image, known = make_inputs(cfg.resolution, batch, device, dtype)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        with torch.inference_mode():
+            sec, times = median_seconds(lambda image=image, known=known: net(image, known), args.repeats, device=device)
+        memory = (
+            {"peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+            if device.type == "cuda"
+            else child_peak_rss(args.preset, batch)
+            if device.type == "cpu"
+            else {}
+        )
         rows.append(
             {
                 "batch": batch,
                 "seconds": sec,
                 "seconds_per_image": sec / batch,
-                "runs": [round(t, 3) for t in times],
+                "runs": [round(t, 4) for t in times],
                 "gflop": flops / 1e9,
                 "gflops": flops / sec / 1e9,
                 "fraction_of_matmul": flops / sec / 1e9 / peak,
-                **child_peak_rss(args.preset, batch),
+                **memory,
             }
         )
     results["forward"] = rows
-    results.update(bench_stylegan(args.preset, args.repeats))
+    if device.type == "cpu":
+        results.update(bench_stylegan(args.preset, args.repeats))
 
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(json.dumps({k: v for k, v in results.items() if k != "forward" and not k.startswith("gs")}))
-    print(f"\nfp32 matmul throughput: {peak:.1f} GFLOPS\n")
-    print("| batch | s / forward (median) | s / image | GFLOP | GFLOPS | of matmul | peak RSS (MB) |")
+    name = str(dtype).removeprefix("torch.")
+    print(f"\n{name} matmul throughput on {device}: {peak:.1f} GFLOPS\n")
+    memory_key = "peak_gpu_memory_mb" if device.type == "cuda" else "peak_rss_mb"
+    print(f"| batch | ms / forward (median) | ms / image | GFLOP | GFLOPS | of matmul | {memory_key} |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        memory = f"{r[memory_key]:.0f}" if memory_key in r else "n/a"
         print(
-            f"| {r['batch']} | {r['seconds']:.3f} | {r['seconds_per_image']:.3f} | {r['gflop']:.1f} | "
-            f"{r['gflops']:.1f} | {r['fraction_of_matmul']:.0%} | {r['peak_rss_mb']:.0f} |"
+            f"| {r['batch']} | {1e3 * r['seconds']:.2f} | {1e3 * r['seconds_per_image']:.2f} | {r['gflop']:.1f} | "
+            f"{r['gflops']:.1f} | {r['fraction_of_matmul']:.0%} | {memory} |"
         )
+    if "gs_seconds" not in results:
+        return
     print(
         f"\nG_s forward (batch 1): dpinpaint {results['gs_seconds']:.3f} s, straightforward port "
         f"{results['gs_reference_seconds']:.3f} s: {results['gs_speedup']:.2f}x faster; "

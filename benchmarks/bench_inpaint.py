@@ -1,4 +1,4 @@
-"""End-to-end benchmark of ``Inpainter`` on the CPU (not a test: it prints figures).
+"""End-to-end benchmark of ``Inpainter`` on ``--device`` in ``--dtype`` (not a test: it prints figures).
 
 Measures, in one run and side by side, on a preset with random weights (speed does not
 depend on their values):
@@ -10,7 +10,10 @@ depend on their values):
 - ``inpaint_batch`` over N such images at ``batch_size`` windows per forward;
 - checkpoint size and ``from_pretrained`` time for ``model.safetensors`` and the fp16 variant.
 
+The first line (``env: {...}``) records the device name and the library versions.
+
 Run from the repository root:  python benchmarks/bench_inpaint.py [--preset ffhq-256] [--repeats 5]
+    python benchmarks/bench_inpaint.py --device cuda --dtype bfloat16
 Results are recorded in docs/performance.md.
 """
 
@@ -29,11 +32,14 @@ import torch
 from dpinpaint import Inpainter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_forward import median_seconds as _median_and_times
+from bench_common import add_device_arguments, device_and_dtype, print_environment
+from bench_common import median_seconds as _median_and_times
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    return _median_and_times(fn, repeats, warmup)[0]
+def median_seconds(
+    fn: Callable[[], object], repeats: int, warmup: int = 1, device: torch.device | None = None
+) -> float:
+    return _median_and_times(fn, repeats, warmup, device)[0]
 
 
 def photo(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +59,16 @@ def main() -> None:
     parser.add_argument("--size", default="1024x768", help="WxH of the synthetic photo")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--images", type=int, default=8, help="images for the inpaint_batch measurement")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per forward of inpaint_batch (default 8)")
+    parser.add_argument("--no-checkpoint", action="store_true", help="skip the checkpoint size / loading figures")
+    add_device_arguments(parser)
     args = parser.parse_args()
+    device, dtype = device_and_dtype(args)
     width, height = (int(v) for v in args.size.split("x"))
+    print_environment(device, dtype)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; preset {args.preset}; photo {width}x{height}")
 
-    inp = Inpainter.from_config(args.preset, seed=0)
+    inp = Inpainter.from_config(args.preset, seed=0, device=device, dtype=dtype)
     r = inp.resolution
     image, mask = photo(height, width)
     print(f"holes: {(mask > 0).mean():.1%} of the image")
@@ -65,8 +76,9 @@ def main() -> None:
     x = torch.rand(1, 3, r, r) * 2 - 1
     known = torch.ones(1, 1, r, r)
     known[..., r // 4 : r // 2, r // 4 : r // 2] = 0
+    x, known = x.to(device, dtype), known.to(device, dtype)
     with torch.inference_mode():
-        forward = median_seconds(lambda: inp.model(x, known), args.repeats)
+        forward = median_seconds(lambda: inp.model(x, known), args.repeats, device=device)
     print(f"network forward, batch 1:            {forward:7.3f} s")
 
     for strategy in ("resize", "crop"):
@@ -79,18 +91,24 @@ def main() -> None:
 
     images = [photo(height, width, seed=i)[0] for i in range(args.images)]
     start = time.perf_counter()
-    for _ in inp.inpaint_batch(images, mask, batch_size=8, progress=False, strategy="crop"):
+    for _ in inp.inpaint_batch(images, mask, batch_size=args.batch_size, progress=False, strategy="crop"):
         pass
     total = time.perf_counter() - start
-    print(f"inpaint_batch, {args.images} images, crop, batch_size 8: {total:.2f} s = {total / args.images:.3f} s/image")
+    print(
+        f"inpaint_batch, {args.images} images, crop, batch_size {args.batch_size}: {total:.2f} s = "
+        f"{total / args.images:.3f} s/image"
+    )
 
+    if args.no_checkpoint:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for variant in (None, "fp16"):
             folder = Path(tmp) / str(variant)
             inp.save_pretrained(folder, variant=variant)
             size = sum(p.stat().st_size for p in folder.iterdir())
             sec = median_seconds(
-                lambda f=folder, v=variant: Inpainter.from_pretrained(f, variant=v), max(1, args.repeats // 2)
+                lambda f=folder, v=variant: Inpainter.from_pretrained(f, variant=v, device=device, dtype=dtype),
+                max(1, args.repeats // 2),
             )
             print(f"checkpoint variant={variant!s:<5}: {size / 1e6:7.1f} MB, from_pretrained {sec:.3f} s")
 

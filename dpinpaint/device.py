@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import InvalidInputError
 
-__all__ = ["resolve_device", "resolve_dtype", "cpu_has_native_bf16", "DTYPE_NAMES"]
+__all__ = ["resolve_device", "resolve_dtype", "cpu_has_native_bf16", "DTYPE_NAMES", "AUTO_DEVICE_ENV"]
+
+#: Environment variable that says which device ``device="auto"`` means (e.g. ``cpu`` keeps the
+#: jobs of a GPU machine, and the processes they start, on the CPU). Unset, empty or ``auto``:
+#: CUDA, then MPS, then the CPU.
+AUTO_DEVICE_ENV = "DPINPAINT_DEVICE"
 
 #: Accepted dtype spellings.
 DTYPE_NAMES: dict[str, torch.dtype] = {
@@ -41,10 +48,19 @@ def _mps_available() -> bool:
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` (or None) picks CUDA, then Apple MPS, then the CPU; anything else is checked.
 
+    ``"auto"`` means the device named by the environment variable ``DPINPAINT_DEVICE``
+    (:data:`AUTO_DEVICE_ENV`) when that is set, e.g. ``DPINPAINT_DEVICE=cpu``.
+
     Raises:
         InvalidInputError: an unknown device string, or a device this machine does not have.
     """
     if device is None or device == "auto":
+        chosen = os.environ.get(AUTO_DEVICE_ENV, "").strip()
+        if chosen and chosen != "auto":
+            try:
+                return resolve_device(chosen)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{AUTO_DEVICE_ENV}={chosen!r} (what device 'auto' means): {exc}") from exc
         if torch.cuda.is_available():
             return torch.device("cuda")
         if _mps_available():

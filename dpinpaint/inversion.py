@@ -109,26 +109,31 @@ def optimize_latent(
         progress: show a tqdm bar over the steps (on a terminal).
 
     Returns:
-        ``(optimised latent (detached), trace)``.
+        ``(optimised latent (detached, in ``latent``'s dtype), trace)``; the trace's losses are
+        float32 (float64 for a float64 model).
     """
     from tqdm.auto import tqdm
 
     g = model.stylegan
     trace = InversionTrace()
+    # The latent, the loss and Adam's state stay in float32 (float64 for a float64 model) while G_s
+    # runs in the model's dtype: in float16, Adam's eps (1e-8) rounds to 0 and small squared
+    # gradients underflow (0 / 0 = NaN); in bfloat16, steps of lr = 0.01 round away near |w| = 1.
+    dtype, master = latent.dtype, torch.promote_types(latent.dtype, torch.float32)
     with torch.inference_mode(False), torch.enable_grad():
         # clone(): tensors made under inference mode cannot be saved for backward
-        target = (image * known).clone()
-        known = known.clone()
-        w = latent.clone().requires_grad_(True)
+        target = (image * known).to(master, copy=True)
+        known = known.to(master, copy=True)
+        w = latent.to(master, copy=True).requires_grad_(True)
         opt = torch.optim.Adam([w], lr=config.lr)
         bar = tqdm(range(config.steps), disable=None if progress else True, desc="inversion", unit="step", leave=False)
         for _ in bar:
-            synth, _ = g.synthesis(w, noise_mode="const")
-            loss = masked_loss(synth, target, known, config.loss)
+            synth, _ = g.synthesis(w.to(dtype), noise_mode="const")
+            loss = masked_loss(synth.to(master), target, known, config.loss)
             trace.losses.append(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
             if not bar.disable:
                 bar.set_postfix(loss=f"{float(loss.detach().mean()):.4f}", refresh=False)
-    return w.detach(), trace
+    return w.detach().to(dtype), trace

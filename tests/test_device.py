@@ -7,13 +7,19 @@ from typing import Any
 import pytest
 import torch
 
-from dpinpaint.device import DTYPE_NAMES, resolve_device, resolve_dtype
+from dpinpaint.device import AUTO_DEVICE_ENV, DTYPE_NAMES, resolve_device, resolve_dtype
 from dpinpaint.errors import InvalidInputError
 
 HAS_CUDA = torch.cuda.is_available()
 HAS_MPS = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda")
+
+
+@pytest.fixture(autouse=True)
+def _auto_means_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests check what "auto" itself picks: undo conftest's DPINPAINT_DEVICE=cpu."""
+    monkeypatch.delenv(AUTO_DEVICE_ENV, raising=False)
 
 
 @pytest.fixture
@@ -80,6 +86,30 @@ def test_auto_prefers_mps_over_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
+
+
+@pytest.mark.parametrize("value", ["", "auto", " auto "])
+def test_env_unset_or_auto_leaves_auto_alone(value: str, fake_cuda: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(AUTO_DEVICE_ENV, value)
+    assert resolve_device("auto") == CUDA
+
+
+def test_env_says_what_auto_means(fake_cuda: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(AUTO_DEVICE_ENV, "cpu")
+    assert resolve_device("auto") == CPU and resolve_device(None) == CPU
+    assert resolve_device("cuda") == CUDA  # an explicit device is not overridden
+    monkeypatch.setenv(AUTO_DEVICE_ENV, "cuda:0")
+    assert resolve_device("auto") == torch.device("cuda", 0)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")
+def test_env_is_checked_like_an_explicit_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(AUTO_DEVICE_ENV, "gpu")
+    with pytest.raises(InvalidInputError, match=r"DPINPAINT_DEVICE='gpu'.*unknown device"):
+        resolve_device("auto")
+    monkeypatch.setenv(AUTO_DEVICE_ENV, "cuda")
+    with pytest.raises(InvalidInputError, match=r"DPINPAINT_DEVICE='cuda'.*CUDA is not available"):
+        resolve_device("auto")
 
 
 # -- resolve_dtype ----------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def test_from_config_is_seeded_and_leaves_the_global_rng_alone() -> None:
     assert "tiny" in repr(a) and "cpu" in repr(a)
 
 
-def test_construction_errors() -> None:
+def test_construction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the refusal of a machine without CUDA
     with pytest.raises(InvalidInputError, match="ModelConfig or a preset name"):
         Inpainter.from_config(42)  # type: ignore[arg-type]
     with pytest.raises(DPInpaintError, match="unknown preset"):

@@ -295,7 +295,7 @@ def test_torch_backend_matches_reference_float32(case: Case):
     assert out.dtype == torch.float32
     # reference on exactly the float32 values, evaluated in float64
     expected = _ref(case, *[None if t is None else t.double() for t in inputs32])
-    torch.testing.assert_close(out.double(), expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_auto_backend_matches_reference():
@@ -348,16 +348,19 @@ def test_zero_offsets_unit_mask_equals_conv2d(stride, padding, dilation, groups,
     x = torch.randn(b, c_in, h, w, generator=gen)
     weight = torch.randn(c_out, c_in // groups, kh, kw, generator=gen)
     bias = torch.randn(c_out, generator=gen)
-    expected = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    # The reference in float64 on the same float32 values, so that float32 conv2d's own rounding
+    # is not part of the comparison. The op's float32 sums of 144 products (the GEMM's blocking
+    # depends on the CPU: AVX2 and AVX-512 differ) stay within 1e-5 relative.
+    expected = F.conv2d(x.double(), weight.double(), bias.double(), stride, padding, dilation, groups)
     ho, wo = expected.shape[-2:]
     offset = torch.zeros(b, 2 * offset_groups * kh * kw, ho, wo)
     mask = torch.ones(b, offset_groups * kh * kw, ho, wo)
     out = modulated_deform_conv2d(x, offset, mask, weight, bias, stride, padding, dilation, backend="torch")
-    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
     out_none = modulated_deform_conv2d(x, offset, None, weight, None, stride, padding, dilation, backend="torch")
-    torch.testing.assert_close(
-        out_none, F.conv2d(x, weight, None, stride, padding, dilation, groups), rtol=0, atol=1e-5
-    )
+    expected_none = F.conv2d(x.double(), weight.double(), None, stride, padding, dilation, groups)
+    torch.testing.assert_close(out_none.double(), expected_none, rtol=1e-5, atol=1e-5)
 
 
 def test_integer_shift_offsets_equal_shifted_conv2d():
@@ -657,3 +660,127 @@ def test_property_matches_reference(case: Case, offset_kind: str, seed: int):
     out = _run(case, *inputs)
     assert out.shape == (case.batch, case.c_out, *case.out_hw)
     torch.testing.assert_close(out, _ref(case, *inputs), rtol=0, atol=1e-10)
+
+
+# --------------------------------------------------------------------------------------
+# Half precision, mixed dtypes and autocast (the stand-in refuses bfloat16 like torchvision's CUDA kernel)
+# --------------------------------------------------------------------------------------
+
+HALF = [torch.bfloat16, torch.float16]
+MIXED_CASE = Case(2, 4, 6, 9, 8, 3, 3, 1, 1, 1, 2, 1, True, True)
+
+
+def _fractional_inputs(case: Case, seed: int, dtype):
+    """Inputs of ``case`` with fractional offsets, cast to ``dtype``; also their float64 values."""
+    inputs64 = _make_inputs(case, "fractional", seed=seed)
+    cast = tuple(None if t is None else t.to(dtype) for t in inputs64)
+    exact = tuple(None if t is None else t.double() for t in cast)  # the same values, in float64
+    return cast, exact
+
+
+def test_standin_refuses_bfloat16_like_torchvision(torchvision_standin):
+    (x, offset, mask, weight, bias), _ = _fractional_inputs(MIXED_CASE, 60, torch.bfloat16)
+    with pytest.raises(NotImplementedError, match=r"deformable_im2col.*BFloat16"):
+        torchvision_standin(x, offset, weight, bias, (1, 1), (1, 1), (1, 1), mask)
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto", "torchvision"])
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "fp16"])
+def test_half_inputs_return_their_dtype_close_to_float64(torchvision_standin, backend: str, dtype):
+    case = MIXED_CASE
+    (x, offset, mask, weight, bias), exact = _fractional_inputs(case, 61, dtype)
+    out = _run(case, x, offset, mask, weight, bias, backend=backend)
+    assert out.dtype == dtype and out.shape == (case.batch, case.c_out, *case.out_hw)
+    expected = _ref(case, *exact)
+    # Only the rounding of the result to its dtype remains: half an ulp, plus float32 sums.
+    eps = torch.finfo(dtype).eps
+    assert ((out.double() - expected).abs() <= eps * expected.abs() + 1e-5).all()
+    if backend == "torch":
+        assert torchvision_standin.calls == []
+    else:  # the kernel ran, in float32 only, with autocast off
+        assert [c.dtypes for c in torchvision_standin.calls] == [(torch.float32,) * 5]
+
+
+def test_float32_goes_to_the_kernel_uncopied(torchvision_standin):
+    (x, offset, mask, weight, bias), _ = _fractional_inputs(MIXED_CASE, 62, torch.float32)
+    _run(MIXED_CASE, x, offset, mask, weight, bias, backend="auto")
+    (call,) = torchvision_standin.calls
+    assert call.input is x and call.dtypes == (torch.float32,) * 5
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "fp16"])
+def test_sampling_coordinates_are_exact_at_256_pixels(torchvision_standin, dtype):
+    """At 256 px, coordinates held in bfloat16 are 1-2 pixels apart; the op must compute them in float32.
+
+    The error of half-precision inputs against float64 (on the same input values) stays within
+    the result's own rounding. The second half shows that this check would catch coordinates
+    rounded to ``dtype``: their error is far larger.
+    """
+    case = Case(1, 2, 2, 256, 256, 3, 3, 1, 1, 1, 1, 1, False, True)
+    (x, offset, mask, weight, bias), exact = _fractional_inputs(case, 63, dtype)
+    out = _run(case, x, offset, mask, weight, bias, backend="auto")
+    expected = _run(case, *exact, backend="torch")
+    eps = torch.finfo(dtype).eps
+    scale = expected.abs().max()
+    err = (out.double() - expected).abs().max() / scale
+    assert out.dtype == dtype and err <= eps / 2 + 1e-6, err
+    # Coordinates rounded to dtype (what a half-precision kernel computes) move samples by up to a pixel.
+    by, bx = _base_positions(case)
+    off = exact[1].view(1, 1, 9, 2, 256, 256)
+    coarse = off.clone()
+    coarse[:, :, :, 0] = (off[:, :, :, 0] + by).to(dtype).double() - by
+    coarse[:, :, :, 1] = (off[:, :, :, 1] + bx).to(dtype).double() - bx
+    rounded = _run(case, exact[0], coarse.view_as(exact[1]), exact[2], exact[3], exact[4], backend="torch")
+    assert (rounded - expected).abs().max() / scale > 20 * eps
+
+
+def test_mixed_dtypes_return_the_input_dtype(torchvision_standin):
+    (x, offset, mask, weight, bias), exact = _fractional_inputs(MIXED_CASE, 64, torch.float32)
+    out = _run(MIXED_CASE, x.bfloat16(), offset.half(), mask, weight.bfloat16(), bias, backend="auto")
+    assert out.dtype == torch.bfloat16
+    assert [c.dtypes for c in torchvision_standin.calls] == [(torch.float32,) * 5]
+    expected = _ref(
+        MIXED_CASE, x.bfloat16().double(), offset.half().double(), exact[2], weight.bfloat16().double(), exact[4]
+    )
+    torch.testing.assert_close(out.double(), expected, rtol=2**-8, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto"])
+def test_autocast_computes_in_float32_and_returns_the_input_dtype(torchvision_standin, backend: str):
+    """Under autocast (as in training) the op runs with autocast off in float32, as torchvision's own rule does."""
+    case = MIXED_CASE
+    (x, offset, mask, weight, bias), exact = _fractional_inputs(case, 65, torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out32 = _run(case, x, offset, mask, weight, bias, backend=backend)
+        out16 = _run(case, x.bfloat16(), offset.bfloat16(), mask, weight, bias, backend=backend)
+    assert out32.dtype == torch.float32 and out16.dtype == torch.bfloat16
+    torch.testing.assert_close(out32.double(), _ref(case, *exact), rtol=0, atol=1e-5)
+    expected16 = _ref(case, x.bfloat16().double(), offset.bfloat16().double(), exact[2], exact[3], exact[4])
+    torch.testing.assert_close(out16.double(), expected16, rtol=2**-8, atol=1e-5)
+    if backend == "auto":
+        assert [(c.dtypes, c.autocast) for c in torchvision_standin.calls] == [((torch.float32,) * 5, False)] * 2
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto"])
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "fp16"])
+def test_gradients_flow_to_half_inputs(torchvision_standin, backend: str, dtype):
+    case = GRAD_CASES["og2_wg2_s2_d2"]
+    (x, offset, mask, weight, bias), exact = _fractional_inputs(case, 66, dtype)
+    leaves = [t.clone().requires_grad_(True) for t in (x, offset, mask, weight, bias)]
+    _run(case, *leaves, backend=backend).float().square().sum().backward()
+    leaves64 = [t.clone().requires_grad_(True) for t in exact]
+    _run(case, *leaves64).square().sum().backward()
+    for name, t, t64 in zip(("input", "offset", "mask", "weight", "bias"), leaves, leaves64, strict=True):
+        assert t.grad is not None and t.grad.dtype == dtype, name
+        assert torch.isfinite(t.grad).all(), name
+        # the output was rounded to dtype before the loss: gradients agree to a few of its ulps
+        err = (t.grad.double() - t64.grad).norm() / t64.grad.norm()
+        assert err < 8 * torch.finfo(dtype).eps, (name, float(err))
+
+
+def test_integer_tensors_are_refused():
+    args = _valid_args()
+    with pytest.raises(DPInpaintError, match="floating-point"):
+        modulated_deform_conv2d(
+            args["input"].long(), args["offset"], args["mask"], args["weight"], args["bias"], 1, 1, 1
+        )

@@ -10,6 +10,14 @@ stays small (a few MB) and hot in cache. Both steps are differentiable, so the p
 trains and passes ``gradcheck``.
 
 When torchvision's compiled operators load, ``backend="auto"`` uses its kernel instead.
+
+Precision: both backends compute in float32 (float64 when a tensor is float64) and return the
+input's dtype. Half-precision inputs (float16, bfloat16) are cast up first: torchvision's CUDA
+kernel has no bfloat16 version, and in either half type the sampling coordinates are too coarse
+(bfloat16 spaces representable numbers 1 apart at 128-256 and 2 apart at 256-512, so the
+bilinear weights of a 256-pixel feature map would be meaningless). Under ``torch.autocast`` the
+op runs with autocast off in that dtype, as torchvision's own autocast rule does. All-float32
+calls outside autocast go straight to the backend, without casts or copies.
 """
 
 from __future__ import annotations
@@ -96,13 +104,18 @@ def modulated_deform_conv2d(
         backend: ``"auto"`` (torchvision's kernel when it loads, else pure PyTorch),
             ``"torch"`` (always pure PyTorch) or ``"torchvision"`` (error if unavailable).
 
+    Any floating dtype works (float16, bfloat16, float32, float64, mixed, under autocast or
+    not): the backend computes in float32 (float64 if a tensor is float64) and the result is
+    cast back to ``input``'s dtype, so gradients flow to every input in its own dtype.
+
     Sampling is bilinear in pixel coordinates; a sample at ``(y, x)`` with ``y <= -1``,
     ``y >= H``, ``x <= -1`` or ``x >= W`` is zero, and neighbours outside the image count
     as zero.
 
     Returns:
-        ``(B, C_out, H_out, W_out)``. The pure-PyTorch path returns a channels-last strided
-        tensor (values are the same; call ``.contiguous()`` if you need NCHW strides).
+        ``(B, C_out, H_out, W_out)`` in ``input``'s dtype. The pure-PyTorch path returns a
+        channels-last strided tensor (values are the same; call ``.contiguous()`` if you need
+        NCHW strides).
     """
     stride_hw = _pair(stride, "stride")
     padding_hw = _pair(padding, "padding")
@@ -117,9 +130,41 @@ def modulated_deform_conv2d(
             "backend='torchvision' was requested but torchvision's compiled ops do not load with this "
             f"torch ({torch.__version__}); install a torchvision built for it, or use backend='auto'."
         )
-    if tv is not None:
-        return tv(input, offset, weight, bias, stride_hw, padding_hw, dilation_hw, mask)
-    return _deform_conv2d_torch(input, offset, mask, weight, bias, stride_hw, padding_hw, dilation_hw, *groups)
+
+    def run(
+        x: torch.Tensor, o: torch.Tensor, m: torch.Tensor | None, w: torch.Tensor, b: torch.Tensor | None
+    ) -> torch.Tensor:
+        if tv is not None:
+            return tv(x, o, w, b, stride_hw, padding_hw, dilation_hw, m)
+        return _deform_conv2d_torch(x, o, m, w, b, stride_hw, padding_hw, dilation_hw, *groups)
+
+    tensors = (input, offset, mask, weight, bias)
+    compute = _compute_dtype(tensors)
+    device_type = input.device.type
+    if not _autocast_enabled(device_type) and all(t is None or t.dtype == compute for t in tensors):
+        return run(input, offset, mask, weight, bias)  # the fast path: nothing to cast
+
+    def cast(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.to(compute)
+
+    with torch.autocast(device_type, enabled=False):
+        out = run(input.to(compute), offset.to(compute), cast(mask), weight.to(compute), cast(bias))
+    return out.to(input.dtype)
+
+
+def _compute_dtype(tensors: tuple[torch.Tensor | None, ...]) -> torch.dtype:
+    """float64 if any tensor is float64, else float32 (never a half type: see the module docstring)."""
+    return torch.float64 if any(t is not None and t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    """Whether ``torch.autocast`` is active for ``device_type`` here."""
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except (TypeError, RuntimeError):  # torch < 2.4 takes no argument; unknown device types raise
+        if device_type == "cpu":
+            return bool(torch.is_autocast_cpu_enabled())
+        return device_type == "cuda" and bool(torch.is_autocast_enabled())
 
 
 def _check_args(
@@ -137,6 +182,9 @@ def _check_args(
         if not isinstance(t, torch.Tensor) or t.dim() != rank:
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
             raise InvalidInputError(f"{name} must be a {rank}-D tensor, got {shape}")
+    for name, opt in (("input", input), ("offset", offset), ("weight", weight), ("mask", mask), ("bias", bias)):
+        if isinstance(opt, torch.Tensor) and not opt.is_floating_point():
+            raise InvalidInputError(f"{name} must be a floating-point tensor, got dtype {opt.dtype}")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise InvalidInputError(
             f"stride and dilation must be >= 1 and padding >= 0, got stride={stride}, "

@@ -43,14 +43,14 @@ __all__ = ["Trainer"]
 logger = logging.getLogger(__name__)
 
 
-def _distributed() -> tuple[int, int]:
-    """``(rank, world_size)``; initialises the process group under ``torchrun``."""
+def _distributed(device_type: str) -> tuple[int, int]:
+    """``(rank, world_size)``; initialises the process group under ``torchrun`` (NCCL for CUDA, else Gloo)."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -84,8 +84,8 @@ class Trainer:
         from .data import ImageSource, InpaintingDataset, ResumableSampler, make_loader, split_indices, validate_source
 
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
-        self.rank, self.world = _distributed()
         self.device = torch.device(device)
+        self.rank, self.world = _distributed(self.device.type)
         if self.device.type == "cuda" and self.world > 1:  # one GPU per process under torchrun
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         r = config.model.resolution
