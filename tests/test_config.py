@@ -22,7 +22,7 @@ from dpinpaint.config import (
 )
 from dpinpaint.errors import ConfigError, DPInpaintError
 
-PRESETS = ("ffhq-256", "church-256", "cat-256", "tiny", "demo")
+PRESETS = ("ffhq-256", "church-256", "cat-256", "ffhq-256-paper256", "tiny", "demo")
 
 
 def _custom() -> ModelConfig:

@@ -32,7 +32,8 @@ from ..checkpoint import save_model
 from ..device import cpu_has_native_bf16
 from ..errors import ConfigError, InvalidInputError
 from ..files import atomic_write
-from ..models import DualPathNet
+from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold_spectral_norm
+from ..models.spectral import has_spectral_norm
 from ..models.stylegan2 import StyleGAN2Discriminator
 from .config import TrainConfig
 from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
@@ -110,6 +111,8 @@ class Trainer:
             self._load_stylegan2(stylegan2)
         if init is not None and not resume:
             self._load_init(init)
+        if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
+            apply_spectral_norm(self.model)
         # The averaged weights start from the initial ones (a resumed run overwrites them below).
         self.ema = self._average_copy() if config.ema_kimg else None
         # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
@@ -117,7 +120,7 @@ class Trainer:
         pairs = [(a, p) for a, p in pairs if p.requires_grad]
         self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
         self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
-        self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
+        self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
         self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -179,9 +182,28 @@ class Trainer:
         The frozen StyleGAN2 is never trained, so the copy shares it with the model instead of
         duplicating it (115 MB of float32 weights for the 256x256 presets).
         """
-        frozen = self.model.stylegan if self.config.model.uses_inversion else None
-        memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
-        return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
+        return self._copy_of(self.model).eval().requires_grad_(False)
+
+    def _make_discriminator(self) -> nn.Module:
+        """``D`` of the feed-forward path (``config.discriminator``)."""
+        model = self.config.model
+        if self.config.discriminator == "stylegan2":
+            return StyleGAN2Discriminator(model.stylegan)
+        return PICNetDiscriminator(model.resolution, negative_slope=model.feedforward.negative_slope)
+
+    def export_model(self) -> DualPathNet:
+        """The network ``final/`` holds: the averaged (else trained) weights, spectral norm folded.
+
+        A copy when spectral norm is on (the training network keeps its parametrisation).
+        """
+        net = self.ema if self.ema is not None else self.model
+        return fold_spectral_norm(self._copy_of(net)) if has_spectral_norm(net) else net
+
+    def _copy_of(self, net: DualPathNet) -> DualPathNet:
+        """A deep copy that shares the frozen StyleGAN2 (never trained) instead of duplicating it."""
+        frozen = self.config.model.uses_inversion
+        memo: dict[int, Any] = {id(net.stylegan): net.stylegan} if frozen else {}
+        return copy.deepcopy(net, memo)
 
     def _load_stylegan2(self, stylegan2: Any) -> None:
         from ..checkpoint import load_state_dict_strict
@@ -310,7 +332,7 @@ class Trainer:
             return None
         final = self.run_dir / "final"
         if self.rank == 0:
-            save_model(self.ema if self.ema is not None else self.model, self.config.model, final)
+            save_model(self.export_model(), self.config.model, final)
         self._barrier()
         return final
 
