@@ -23,17 +23,27 @@ warm-up) rather than from random vectors.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-__all__ = ["SpectralNorm", "apply_spectral_norm", "fold_spectral_norm", "has_spectral_norm", "spectral_norm_conv"]
+__all__ = [
+    "SpectralNorm",
+    "apply_spectral_norm",
+    "fold_spectral_norm",
+    "folded_state_dict",
+    "has_spectral_norm",
+    "spectral_norm_conv",
+    "spectral_norms",
+]
 
 _CONVS = (nn.Conv2d, nn.ConvTranspose2d)
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+if TYPE_CHECKING:
+    from .dual_path import DualPathNet
 _WARMUP = 15
 
 
@@ -75,24 +85,40 @@ def spectral_norm_conv(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
     return conv
 
 
-def apply_spectral_norm(net: nn.Module) -> list[str]:
-    """Spectral-normalise the feed-forward path of a :class:`~dpinpaint.DualPathNet` in place.
-
-    Returns the qualified names of the convolutions it normalised (empty when the network
-    has no feed-forward path).
-    """
-    done: list[str] = []
+def _normalised_convs(net: nn.Module) -> dict[str, nn.Conv2d | nn.ConvTranspose2d]:
+    """The convolutions of ``E`` and ``G`` that PICNet spectral-normalises, by qualified name."""
+    convs: dict[str, nn.Conv2d | nn.ConvTranspose2d] = {}
     for prefix in ("encoder", "generator"):
         root = getattr(net, prefix, None)
         if root is None:
             continue
         for name, module in root.named_modules():
-            if not isinstance(module, _CONVS) or name.startswith("fusions.") or name == "attention.query":
-                continue
-            if not parametrize.is_parametrized(module, "weight"):
-                spectral_norm_conv(module)
-                done.append(f"{prefix}.{name}")
+            if isinstance(module, _CONVS) and not name.startswith("fusions.") and name != "attention.query":
+                convs[f"{prefix}.{name}"] = module
+    return convs
+
+
+def apply_spectral_norm(net: nn.Module) -> list[str]:
+    """Spectral-normalise the feed-forward path of a :class:`~dpinpaint.DualPathNet` in place.
+
+    Returns the qualified names of the convolutions it normalised (empty when the network
+    has no feed-forward path, or they already are).
+    """
+    done: list[str] = []
+    for name, conv in _normalised_convs(net).items():
+        if not parametrize.is_parametrized(conv, "weight"):
+            spectral_norm_conv(conv)
+            done.append(name)
     return done
+
+
+@torch.no_grad()
+def spectral_norms(net: nn.Module) -> dict[str, float]:
+    """The exact spectral norm of each weight :func:`apply_spectral_norm` normalises (1 after folding, nearly)."""
+    return {
+        name: float(torch.linalg.matrix_norm(conv.weight.detach().flatten(1).float(), ord=2))
+        for name, conv in _normalised_convs(net).items()
+    }
 
 
 def has_spectral_norm(net: nn.Module) -> bool:
@@ -100,17 +126,44 @@ def has_spectral_norm(net: nn.Module) -> bool:
     return any(parametrize.is_parametrized(m) for m in net.modules())
 
 
-def fold_spectral_norm(net: ModuleT) -> ModuleT:
-    """Replace every parametrised weight of ``net`` by its current value, in place; returns ``net``.
+@torch.no_grad()
+def folded_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
+    """``net``'s state dict with every parametrised weight replaced by its eval-mode value.
 
-    ``net`` is put in eval mode first, so the stored power-iteration estimate is used as is
-    (no extra iteration): the folded network's output equals ``net``'s in eval mode. The state
-    dict afterwards has plain ``weight`` tensors and no ``parametrizations.*`` / ``_u`` / ``_v``.
+    Keys ``<module>.parametrizations.weight.original`` become ``<module>.weight`` (the weight
+    the network uses in eval mode: the stored power-iteration estimate, no extra iteration);
+    the estimate's buffers are dropped. ``net`` itself is not changed.
     """
-    net.eval()
-    for module in net.modules():
+    values: dict[str, torch.Tensor] = {}
+    for name, module in net.named_modules():
         if parametrize.is_parametrized(module):
-            names = list(getattr(module, "parametrizations").keys())  # noqa: B009 (added at run time)
-            for name in names:
-                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-    return net
+            chains = getattr(module, "parametrizations")  # noqa: B009 (added at run time)
+            for tensor_name, chain in chains.items():
+                modes = [m.training for m in chain.modules()]
+                chain.eval()
+                values[f"{name}.{tensor_name}" if name else tensor_name] = getattr(module, tensor_name).detach().clone()
+                for m, mode in zip(chain.modules(), modes, strict=True):
+                    m.training = mode
+    state: dict[str, torch.Tensor] = {}
+    for key, value in net.state_dict().items():
+        owner, found, rest = ("." + key).partition(".parametrizations.")
+        if not found:
+            state[key] = value
+        elif rest.endswith(".original"):  # the other entries are the parametrisation's buffers
+            full = f"{owner[1:]}.{rest[: -len('.original')]}".lstrip(".")
+            state[full] = values[full]
+    return state
+
+
+def fold_spectral_norm(net: DualPathNet) -> DualPathNet:
+    """A new, plain :class:`~dpinpaint.DualPathNet` (eval mode) with ``net``'s spectral norm folded in.
+
+    Its output equals ``net``'s in eval mode; its state dict has plain ``weight`` tensors and no
+    ``parametrizations.*`` / ``u`` / ``v`` entries. ``net`` is not changed. (PyTorch's
+    ``remove_parametrizations`` is not used: it edits the class that deep copies share.)
+    """
+    from .dual_path import DualPathNet
+
+    plain = DualPathNet(net.config).to(next(net.parameters()).device)
+    plain.load_state_dict(folded_state_dict(net))
+    return plain.eval()

@@ -33,7 +33,7 @@ from ..device import cpu_has_native_bf16
 from ..errors import ConfigError, InvalidInputError
 from ..files import atomic_write
 from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold_spectral_norm
-from ..models.spectral import has_spectral_norm
+from ..models.spectral import has_spectral_norm, spectral_norms
 from ..models.stylegan2 import StyleGAN2Discriminator
 from .config import TrainConfig
 from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
@@ -112,6 +112,7 @@ class Trainer:
         if init is not None and not resume:
             self._load_init(init)
         if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
+            self._warn_if_renormalised(init if not resume else None)
             apply_spectral_norm(self.model)
         # The averaged weights start from the initial ones (a resumed run overwrites them below).
         self.ema = self._average_copy() if config.ema_kimg else None
@@ -182,7 +183,24 @@ class Trainer:
         The frozen StyleGAN2 is never trained, so the copy shares it with the model instead of
         duplicating it (115 MB of float32 weights for the 256x256 presets).
         """
-        return self._copy_of(self.model).eval().requires_grad_(False)
+        frozen = self.model.stylegan if self.config.model.uses_inversion else None
+        memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
+        return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
+
+    def _warn_if_renormalised(self, init: Any) -> None:
+        """Spectral norm maps each weight to ``W / sigma(W)``: say so when ``--init`` weights are far from that."""
+        if init is None:
+            return
+        sigmas = spectral_norms(self.model)
+        off = {name: s for name, s in sigmas.items() if abs(s - 1.0) > 0.05}
+        if off:
+            worst = max(off, key=lambda n: abs(off[n] - 1.0))
+            logger.warning(
+                "--init %s: %d of %d convolutions of E/G have spectral norms far from 1 (%s: %.3g); spectral "
+                "normalisation rescales them, so training starts from a different network. A model trained "
+                "without spectral norm is fine-tuned as it is with spectral_norm=False (--no-spectral-norm)",
+                init, len(off), len(sigmas), worst, off[worst],
+            )  # fmt: skip
 
     def _make_discriminator(self) -> nn.Module:
         """``D`` of the feed-forward path (``config.discriminator``)."""
@@ -194,16 +212,10 @@ class Trainer:
     def export_model(self) -> DualPathNet:
         """The network ``final/`` holds: the averaged (else trained) weights, spectral norm folded.
 
-        A copy when spectral norm is on (the training network keeps its parametrisation).
+        A new network when spectral norm is on (the training network keeps its parametrisation).
         """
         net = self.ema if self.ema is not None else self.model
-        return fold_spectral_norm(self._copy_of(net)) if has_spectral_norm(net) else net
-
-    def _copy_of(self, net: DualPathNet) -> DualPathNet:
-        """A deep copy that shares the frozen StyleGAN2 (never trained) instead of duplicating it."""
-        frozen = self.config.model.uses_inversion
-        memo: dict[int, Any] = {id(net.stylegan): net.stylegan} if frozen else {}
-        return copy.deepcopy(net, memo)
+        return fold_spectral_norm(net) if has_spectral_norm(net) else net
 
     def _load_stylegan2(self, stylegan2: Any) -> None:
         from ..checkpoint import load_state_dict_strict
