@@ -350,3 +350,43 @@ def test_init_from_a_model_without_spectral_norm_warns(
         Trainer(_config(model=model, stage1_steps=0, stage2_steps=1), tmp_path / "run", assets["data"], None,
                 init=tmp_path / "pretrained", progress=False)  # fmt: skip
     assert "spectral norms far from 1" in caplog.text and "--no-spectral-norm" in caplog.text
+
+
+# -- dpinpaint train --preset NAME --stylegan2 FILE: G_s's architecture comes from the file -----------
+def test_preset_takes_the_stylegan2_architecture_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dpinpaint.cli import _model_for_stylegan2
+    from dpinpaint.config import PAPER256_STYLEGAN
+
+    torch.manual_seed(0)
+    save_stylegan2_checkpoint(tmp_path / "paper256", StyleGAN2Generator(PAPER256_STYLEGAN))
+    model = _model_for_stylegan2(get_preset("ffhq-256"), str(tmp_path / "paper256"), quiet=False)
+    assert model.stylegan == PAPER256_STYLEGAN == get_preset("ffhq-256-paper256").stylegan
+    assert model == get_preset("ffhq-256-paper256").replace(name="ffhq-256")
+    err = capsys.readouterr().err
+    assert "64: 256, 128: 128, 256: 64" in err and "fusion widths of G follow it" in err
+    assert _model_for_stylegan2(get_preset("church-256"), str(tmp_path / "paper256"), quiet=True).stylegan == (
+        PAPER256_STYLEGAN
+    )
+    with pytest.raises(InvalidInputError, match="64x64"):
+        _model_for_stylegan2(get_preset("tiny"), str(tmp_path / "paper256"), quiet=True)
+
+
+def test_cli_train_preset_with_another_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
+    from dpinpaint.cli import main
+
+    other = TINY.stylegan.__class__(resolution=64, channels=(64, 64, 32, 32, 8), z_dim=64, w_dim=64, n_mlp=2)
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(other)
+    g.update_w_avg(num_samples=100)
+    save_stylegan2_checkpoint(tmp_path / "sg", g, StyleGAN2Discriminator(other))
+    args = ["train", "--preset", "tiny", "--stylegan2", str(tmp_path / "sg"), "--data", str(assets["data"]),
+            "--output", str(tmp_path / "run"), "--stage1-steps", "1", "--stage2-steps", "1", "--batch-size", "2",
+            "--workers", "0", "--test-count", "2", "--discriminator", "stylegan2", "--no-spectral-norm", "-q"]  # fmt: skip
+    assert main(args) == 0
+    saved = TrainConfig.from_json(tmp_path / "run" / "config.json")
+    assert saved.model.stylegan == other and saved.model.name == "tiny"
+    assert (saved.discriminator, saved.spectral_norm) == ("stylegan2", False)
+    net = Inpainter.from_pretrained(tmp_path / "run" / "final").model
+    assert net.generator.fusions["32"].f_s_channels == 32 and net.generator.fusions["64"].f_s_channels == 8
