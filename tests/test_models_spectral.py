@@ -12,7 +12,7 @@ from torch.nn.utils import parametrize
 from dpinpaint import get_preset
 from dpinpaint.checkpoint import load_model, save_model
 from dpinpaint.models import DualPathNet, apply_spectral_norm, fold_spectral_norm
-from dpinpaint.models.spectral import has_spectral_norm, spectral_norms
+from dpinpaint.models.spectral import has_spectral_norm, spectral_norm_conv, spectral_norms
 
 TINY = get_preset("tiny")
 SN_KEYS = ("parametrizations", "weight_orig", "weight_u", "weight_v", "_u", "_v", ".u", ".v", "original")
@@ -101,3 +101,13 @@ def test_training_mode_output_uses_the_normalised_weights() -> None:
             if parametrize.is_parametrized(m, "weight"):
                 m.parametrizations.weight.original.mul_(3.0)
         torch.testing.assert_close(net(image, known).generated, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_spectral_norm_under_autocast_keeps_its_estimate_in_float32() -> None:
+    conv = nn.Conv2d(3, 4, 3)
+    spectral_norm_conv(conv)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(torch.randn(1, 3, 8, 8))
+    assert y.dtype == torch.bfloat16 and conv.parametrizations.weight[0].u.dtype == torch.float32
+    y.float().sum().backward()
+    assert conv.parametrizations.weight.original.grad is not None

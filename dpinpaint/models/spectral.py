@@ -40,10 +40,10 @@ __all__ = [
     "spectral_norms",
 ]
 
-_CONVS = (nn.Conv2d, nn.ConvTranspose2d)
-
 if TYPE_CHECKING:
     from .dual_path import DualPathNet
+
+_CONVS = (nn.Conv2d, nn.ConvTranspose2d)
 _WARMUP = 15
 
 
@@ -71,12 +71,14 @@ class SpectralNorm(nn.Module):
             F.normalize(matrix @ self.v, dim=0, eps=self.eps, out=self.u)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        matrix = weight.flatten(1)
-        if self.training:
-            self._power_iteration(matrix.detach(), 1)
-        # Clones: a second forward before the backward must not change what the first one used.
-        u, v = self.u.clone(), self.v.clone()
-        return weight / torch.dot(u, matrix @ v)
+        # In the weight's precision under autocast too (the convolution casts the result).
+        with torch.autocast(weight.device.type, enabled=False):
+            matrix = weight.flatten(1)
+            if self.training:
+                self._power_iteration(matrix.detach(), 1)
+            # Clones: a second forward before the backward must not change what the first one used.
+            u, v = self.u.clone(), self.v.clone()
+            return weight / torch.dot(u, matrix @ v)
 
 
 def spectral_norm_conv(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
