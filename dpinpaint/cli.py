@@ -516,9 +516,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_json(args.config)
     elif args.preset is not None:
         config = TrainConfig.from_preset(args.preset)
+        if args.stylegan2 is not None and config.model.uses_inversion:
+            config = config.replace(model=_model_for_stylegan2(config.model, args.stylegan2, args.quiet))
     else:
         raise InvalidInputError("give CONFIG.json or --preset NAME (or --resume with the run's own config)")
     overrides: dict[str, Any] = {}
+    if args.discriminator is not None:
+        overrides["discriminator"] = args.discriminator
+    if args.spectral_norm is not None:
+        overrides["spectral_norm"] = args.spectral_norm
     if args.steps is not None:
         overrides["stage1_steps"] = args.steps if config.model.uses_inversion else 0
         overrides["stage2_steps"] = args.steps if config.model.uses_feedforward else 0
@@ -543,6 +549,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet and trainer.rank == 0:
         print(f"trained {trainer.step} steps; the model is in {final} (Inpainter.from_pretrained({str(final)!r}))")
     return 0
+
+
+def _model_for_stylegan2(model: ModelConfig, stylegan2: str, quiet: bool) -> ModelConfig:
+    """``model`` with ``G_s``'s architecture read from the StyleGAN2 file (the fusion widths follow it)."""
+    from .convert import load_stylegan2
+
+    _, _, info = load_stylegan2(stylegan2, with_discriminator=False)
+    if info.config == model.stylegan:
+        return model
+    if info.config.resolution != model.resolution:
+        raise InvalidInputError(
+            f"{stylegan2} is a {info.config.resolution}x{info.config.resolution} StyleGAN2, but preset "
+            f"{model.name!r} works at {model.resolution}x{model.resolution}; pick a preset of that resolution"
+        )
+    widths = ", ".join(f"{r}: {info.config.channels_at(r)}" for r in info.config.resolutions)
+    message = (
+        f"preset {model.name!r}: G_s's architecture is taken from {stylegan2} (widths {widths}; "
+        f"minibatch-stddev group {info.config.mbstd_group}); the fusion widths of G follow it"
+    )
+    if not quiet:
+        print(message, file=sys.stderr)
+    return model.replace(stylegan=info.config)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -570,6 +598,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--sample-every", type=_positive_int)
     p.add_argument("--log-every", type=_positive_int)
     p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: cuda:LOCAL_RANK is used)")
+    p.add_argument(
+        "--discriminator",
+        choices=["picnet", "stylegan2"],
+        help="D of the feed-forward path (default picnet: PICNet's spectral-normalised residual D)",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train E and G spectral-normalised, as PICNet (default on; final/ holds plain weights)",
+    )
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_cmd_train)
 

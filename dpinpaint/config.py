@@ -14,7 +14,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .errors import ConfigError
 
@@ -33,6 +33,7 @@ CONFIG_FORMAT_VERSION = 1
 
 Fusion = Literal["deformable", "concat"]
 Paths = Literal["dual", "feedforward", "inversion"]
+Layout = Literal["picnet", "legacy"]
 
 
 def _log2_resolution(resolution: int, what: str) -> int:
@@ -63,7 +64,13 @@ def dump_json(data: dict[str, Any], path: str | os.PathLike[str] | None = None) 
 
 
 class _JsonConfig:
-    """Mixin: ``to_dict`` / ``from_dict`` with tuples restored and unknown keys rejected."""
+    """Mixin: ``to_dict`` / ``from_dict`` with tuples restored and unknown keys rejected.
+
+    ``_absent_defaults``: values for fields a JSON object lacks that differ from the
+    dataclass defaults (fields added later, whose old behaviour files without them keep).
+    """
+
+    _absent_defaults: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -76,7 +83,7 @@ class _JsonConfig:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(names)}")
-        kwargs = {}
+        kwargs = {k: v for k, v in cls._absent_defaults.items() if k not in data}
         for key, value in data.items():
             sub = _SUBCONFIGS.get((cls.__name__, key))
             if sub is not None:
@@ -204,19 +211,36 @@ class FeedForwardConfig(_JsonConfig):
             (PICNet at 256: ``(32, 64, 128, 128, 128)``).
         decoder_channels: ``G``'s feature widths ``f_g`` at ``8, 16, ..., resolution``
             (PICNet at 256: ``(128, 128, 128, 128, 64, 32)``).
-        bottleneck_blocks: residual blocks at 8x8 before decoding.
+        bottleneck_blocks: residual blocks at 8x8: in the ``"picnet"`` layout ``E``'s latent
+            branch blocks (PICNet's ``L``, 6); in the ``"legacy"`` layout ``G``'s
+            instance-normalised blocks on ``f_m``.
         attention_resolution: where the short+long-term attention sits (0 = none); ``E``
             and ``G`` must have the same width there.
         negative_slope: leaky ReLU slope (0.1 in PICNet).
+        layout: ``"picnet"`` (PICNet's 8x8 head, output layer and attention fuse block) or
+            ``"legacy"`` (dpinpaint 0.1.0's; see :mod:`dpinpaint.models.feedforward`). A
+            config.json without this field was written by dpinpaint 0.1.0 and reads as
+            ``"legacy"``.
+        latent_channels: width of the latent ``z`` at 8x8 (PICNet's ``z_nc``, 128); picnet layout only.
     """
+
+    _absent_defaults: ClassVar[dict[str, Any]] = {"layout": "legacy"}
 
     encoder_channels: tuple[int, ...] = (32, 64, 128, 128, 128)
     decoder_channels: tuple[int, ...] = (128, 128, 128, 128, 64, 32)
-    bottleneck_blocks: int = 2
+    bottleneck_blocks: int = 6
     attention_resolution: int = 32
     negative_slope: float = 0.1
+    layout: Layout = "picnet"
+    latent_channels: int = 128
 
     def __post_init__(self) -> None:
+        if self.layout not in ("picnet", "legacy"):
+            raise ConfigError(f"FeedForwardConfig.layout must be 'picnet' or 'legacy', got {self.layout!r}")
+        if not isinstance(self.latent_channels, int) or self.latent_channels < 1:
+            raise ConfigError(
+                f"FeedForwardConfig.latent_channels must be a positive integer, got {self.latent_channels!r}"
+            )
         if not isinstance(self.bottleneck_blocks, int) or self.bottleneck_blocks < 1:
             raise ConfigError(
                 f"FeedForwardConfig.bottleneck_blocks must be an integer >= 1, got {self.bottleneck_blocks!r}"
@@ -305,6 +329,11 @@ class ModelConfig(_JsonConfig):
                     "the attention layer needs equal encoder and decoder widths at "
                     f"{ff.attention_resolution}x{ff.attention_resolution}"
                 )
+        if ff.layout == "picnet" and self.encoder_channels_at(8) != self.decoder_channels_at(8):
+            raise ConfigError(
+                "the picnet layout adds f_m to G's 8x8 feature: feedforward.encoder_channels[-1] "
+                f"({self.encoder_channels_at(8)}) must equal decoder_channels[0] ({self.decoder_channels_at(8)})"
+            )
         for c in self.stylegan.channels:
             if self.offset_groups and c % self.offset_groups:
                 raise ConfigError(f"offset_groups ({self.offset_groups}) must divide every StyleGAN2 width, not {c}")
@@ -384,6 +413,11 @@ def _paper_256(name: str) -> ModelConfig:
     return ModelConfig(name=name, stylegan=StyleGAN2Config.config_f(256, channel_multiplier=2))
 
 
+#: The StyleGAN2 of stylegan2-ada-pytorch's ``paper256`` configuration (``cbase=16384``,
+#: minibatch-stddev group 8), e.g. ``ffhq-res256-mirror-paper256-noaug.pkl``.
+PAPER256_STYLEGAN = StyleGAN2Config(resolution=256, channels=(512, 512, 512, 512, 256, 128, 64), mbstd_group=8)
+
+
 def _tiny() -> ModelConfig:
     """A 64x64, narrow model for tests and quick experiments (same structure as the paper's)."""
     return ModelConfig(
@@ -399,6 +433,7 @@ def _tiny() -> ModelConfig:
             decoder_channels=(32, 32, 32, 16),
             bottleneck_blocks=1,
             attention_resolution=16,
+            latent_channels=32,
         ),
     )
 
@@ -408,6 +443,8 @@ def _demo() -> ModelConfig:
 
     No pretrained StyleGAN2 can be had offline, so the inversion path is off; ``stylegan``
     only sizes the discriminator ``D`` used in training. Weights ship inside the package.
+    The bundled weights were trained with the ``"legacy"`` layout, so this preset keeps it
+    until the demo is retrained on PICNet's.
     """
     return ModelConfig(
         name="demo",
@@ -420,6 +457,7 @@ def _demo() -> ModelConfig:
             decoder_channels=(96, 96, 96, 48, 32),
             bottleneck_blocks=2,
             attention_resolution=32,
+            layout="legacy",
         ),
     )
 
@@ -428,6 +466,10 @@ _PRESETS = {
     "ffhq-256": ("FFHQ faces at 256x256 (the paper's main model)", lambda: _paper_256("ffhq-256")),
     "church-256": ("LSUN church at 256x256", lambda: _paper_256("church-256")),
     "cat-256": ("LSUN cat at 256x256", lambda: _paper_256("cat-256")),
+    "ffhq-256-paper256": (
+        "ffhq-256 for NVIDIA's ffhq-res256-mirror-paper256-noaug.pkl (widths 64: 256, 128: 128, 256: 64)",
+        lambda: _paper_256("ffhq-256-paper256").replace(stylegan=PAPER256_STYLEGAN),
+    ),
     "tiny": ("64x64 narrow model for tests and quick experiments", _tiny),
     "demo": ("128x128 feed-forward-only model trained on public photos, bundled (works offline)", _demo),
 }

@@ -114,7 +114,14 @@ def test_presets_command(cli_runs: dict[str, subprocess.CompletedProcess[str]]) 
     run = cli_runs["presets"]
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["ffhq-256", "church-256", "cat-256", "tiny", "demo"]
+    assert [line.split()[0] for line in lines] == [
+        "ffhq-256",
+        "church-256",
+        "cat-256",
+        "ffhq-256-paper256",
+        "tiny",
+        "demo",
+    ]
     for line, description in zip(lines, list_presets().values()):
         assert description in line
 

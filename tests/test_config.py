@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from reference_stylegan2 import default_channels
 
 from dpinpaint import DualPathNet
@@ -22,7 +23,7 @@ from dpinpaint.config import (
 )
 from dpinpaint.errors import ConfigError, DPInpaintError
 
-PRESETS = ("ffhq-256", "church-256", "cat-256", "tiny", "demo")
+PRESETS = ("ffhq-256", "church-256", "cat-256", "ffhq-256-paper256", "tiny", "demo")
 
 
 def _custom() -> ModelConfig:
@@ -400,3 +401,23 @@ def test_fusion_kind_follows_ablations() -> None:
     assert ff.uses_feedforward and not ff.uses_inversion
     inv = tiny.replace(paths="inversion")
     assert inv.uses_inversion and not inv.uses_feedforward
+
+
+def test_configs_written_before_the_layout_field_read_as_legacy() -> None:
+    """dpinpaint 0.1.0 wrote no ``feedforward.layout``: its models keep their network."""
+    data = get_preset("tiny").to_dict()
+    del data["feedforward"]["layout"], data["feedforward"]["latent_channels"]
+    old = ModelConfig.from_dict(data)
+    assert old.feedforward.layout == "legacy" and get_preset("tiny").feedforward.layout == "picnet"
+    net = DualPathNet(old)
+    assert len(net.generator.bottleneck) == old.feedforward.bottleneck_blocks and not hasattr(net.encoder, "prior")
+    assert isinstance(net.generator.blocks["64"][0], torch.nn.InstanceNorm2d)
+    assert FeedForwardConfig().layout == "picnet" and ModelConfig.from_json(old.to_json()) == old
+    with pytest.raises(ConfigError, match="layout must be"):
+        FeedForwardConfig(layout="resnet")  # type: ignore[arg-type]
+
+
+def test_picnet_layout_needs_equal_widths_at_8x8() -> None:
+    with pytest.raises(ConfigError, match="adds f_m"):
+        get_preset("tiny").replace(feedforward=_tiny_ff(decoder_channels=(16, 32, 32, 16)))
+    get_preset("tiny").replace(feedforward=_tiny_ff(decoder_channels=(16, 32, 32, 16), layout="legacy"))

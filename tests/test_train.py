@@ -20,6 +20,7 @@ from dpinpaint.checkpoint import load_tensors
 from dpinpaint.convert import save_stylegan2_checkpoint
 from dpinpaint.device import cpu_has_native_bf16
 from dpinpaint.errors import ConfigError, InvalidInputError
+from dpinpaint.models import DualPathNet, PICNetDiscriminator
 from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from dpinpaint.train import trainer as trainer_module
 from dpinpaint.train.config import TrainConfig
@@ -197,7 +198,7 @@ def test_sigkill_mid_run_then_resume(assets: dict[str, Path], tmp_path: Path) ->
 
 
 def test_fine_tuning_starts_from_a_trained_model(assets: dict[str, Path], tmp_path: Path) -> None:
-    config = _config(stage1_steps=0, stage2_steps=2)
+    config = _config(stage1_steps=0, stage2_steps=2, spectral_norm=False)
     source = Inpainter.from_config(TINY, seed=5, w_avg_samples=16)
     source.save_pretrained(tmp_path / "pretrained")
     trainer = Trainer(config, tmp_path / "run", assets["data"], assets["stylegan2"], init=tmp_path / "pretrained",
@@ -214,7 +215,9 @@ def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_p
     model = TINY.replace(paths="feedforward")
     source = Inpainter.from_config(model, seed=5)
     source.save_pretrained(tmp_path / "pretrained")
-    config = _config(model=model, stage1_steps=0, stage2_steps=2, checkpoint_every=1, ema_kimg=0.004)
+    config = _config(
+        model=model, stage1_steps=0, stage2_steps=2, checkpoint_every=1, ema_kimg=0.004, spectral_norm=False
+    )  # fmt: skip (the stored weights are then the exported ones)
     final = Trainer(config, tmp_path / "run", assets["data"], None, init=tmp_path / "pretrained", progress=False).run()
     assert final is not None
     ckpt = [load_tensors(tmp_path / "run" / "checkpoints" / f"step-{i:08d}" / "weights.safetensors") for i in (1, 2)]
@@ -281,3 +284,109 @@ def test_cpu_precision(assets: dict[str, Path], tmp_path: Path, monkeypatch: pyt
     assert all(t.dtype == torch.float32 and bool(torch.isfinite(t).all()) for t in weights.values())
     logs = [json.loads(line) for line in (tmp_path / "bf16" / "metrics.jsonl").read_text().splitlines()]
     assert logs and all(np.isfinite(r["L_r"]) for r in logs)
+
+
+# -- PICNet's training of the feed-forward path: spectral norm and its discriminator ----------------
+@pytest.mark.parametrize("discriminator", ["picnet", "stylegan2"])
+def test_tiny_learns_with_each_discriminator(assets: dict[str, Path], tmp_path: Path, discriminator: str) -> None:
+    config = _config(stage1_steps=0, stage2_steps=16, discriminator=discriminator, sample_every=100)
+    trainer = Trainer(config, tmp_path / "run", assets["data"], assets["stylegan2"], progress=False)
+    assert isinstance(trainer.d, PICNetDiscriminator if discriminator == "picnet" else StyleGAN2Discriminator)
+    assert trainer.run() is not None
+    logs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite([r["L_r"], r["L_adv_G"], r["L_adv_D"], r["L_ff"]]).all() for r in logs)
+    rec = [r["L_r"] for r in logs]
+    assert np.mean(rec[-4:]) < np.mean(rec[:4])
+
+
+def test_spectral_norm_trains_and_folds_into_the_export(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config(stage1_steps=0, stage2_steps=2, checkpoint_every=1, ema_kimg=0.004)
+    trainer = Trainer(config, tmp_path / "run", assets["data"], assets["stylegan2"], progress=False)
+    conv = trainer.model.encoder.blocks[1].conv1
+    original, u = conv.parametrizations.weight.original.detach().clone(), conv.parametrizations.weight[0].u.clone()
+    final = trainer.run()
+    assert final is not None
+    # One step moved the trained weights and the power-iteration estimate; the checkpoints hold both.
+    assert not torch.equal(conv.parametrizations.weight.original, original)
+    assert not torch.equal(conv.parametrizations.weight[0].u, u)
+    ckpt = load_tensors(tmp_path / "run" / "checkpoints" / "step-00000002" / "weights.safetensors")
+    assert "model.encoder.blocks.1.conv1.parametrizations.weight.original" in ckpt
+    assert "discriminator.block0.conv1.parametrizations.weight.0.u" in ckpt
+    # final/ holds plain weights only, and equals the (averaged) training network in eval mode.
+    exported = load_tensors(final / "model.safetensors")
+    assert not [k for k in exported if "parametrizations" in k or k.endswith(("_u", "_v", "_orig", ".u", ".v"))]
+    assert exported.keys() == DualPathNet(TINY).state_dict().keys()
+    image = torch.rand(2, 3, 64, 64) * 2 - 1
+    known = (torch.rand(2, 1, 64, 64) > 0.5).float()
+    assert trainer.ema is not None
+    with torch.no_grad():
+        expected = trainer.ema.eval()(image, known).generated
+        got = Inpainter.from_pretrained(final).model(image, known).generated
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_runs_of_the_previous_version_resume_as_they_were(tmp_path: Path) -> None:
+    data = _config().to_dict()
+    for key in ("spectral_norm", "discriminator"):
+        del data[key]
+    del data["model"]["feedforward"]["layout"]
+    old = TrainConfig.from_dict(data)
+    assert (old.spectral_norm, old.discriminator, old.model.feedforward.layout) == (False, "stylegan2", "legacy")
+    new = TrainConfig.from_preset("tiny")
+    assert (new.spectral_norm, new.discriminator, new.model.feedforward.layout) == (True, "picnet", "picnet")
+    with pytest.raises(ConfigError, match="discriminator must be"):
+        _config(discriminator="patch")
+
+
+def test_init_from_a_model_without_spectral_norm_warns(
+    assets: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = TINY.replace(paths="feedforward")
+    source = Inpainter.from_config(model, seed=5)
+    with torch.no_grad():
+        source.model.encoder.blocks[1].conv1.weight.mul_(4.0)
+    source.save_pretrained(tmp_path / "pretrained")
+    with caplog.at_level("WARNING"):
+        Trainer(_config(model=model, stage1_steps=0, stage2_steps=1), tmp_path / "run", assets["data"], None,
+                init=tmp_path / "pretrained", progress=False)  # fmt: skip
+    assert "spectral norms far from 1" in caplog.text and "--no-spectral-norm" in caplog.text
+
+
+# -- dpinpaint train --preset NAME --stylegan2 FILE: G_s's architecture comes from the file -----------
+def test_preset_takes_the_stylegan2_architecture_of_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dpinpaint.cli import _model_for_stylegan2
+    from dpinpaint.config import PAPER256_STYLEGAN
+
+    torch.manual_seed(0)
+    save_stylegan2_checkpoint(tmp_path / "paper256", StyleGAN2Generator(PAPER256_STYLEGAN))
+    model = _model_for_stylegan2(get_preset("ffhq-256"), str(tmp_path / "paper256"), quiet=False)
+    assert model.stylegan == PAPER256_STYLEGAN == get_preset("ffhq-256-paper256").stylegan
+    assert model == get_preset("ffhq-256-paper256").replace(name="ffhq-256")
+    err = capsys.readouterr().err
+    assert "64: 256, 128: 128, 256: 64" in err and "fusion widths of G follow it" in err
+    assert _model_for_stylegan2(get_preset("church-256"), str(tmp_path / "paper256"), quiet=True).stylegan == (
+        PAPER256_STYLEGAN
+    )
+    with pytest.raises(InvalidInputError, match="64x64"):
+        _model_for_stylegan2(get_preset("tiny"), str(tmp_path / "paper256"), quiet=True)
+
+
+def test_cli_train_preset_with_another_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
+    from dpinpaint.cli import main
+
+    other = TINY.stylegan.__class__(resolution=64, channels=(64, 64, 32, 32, 8), z_dim=64, w_dim=64, n_mlp=2)
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(other)
+    g.update_w_avg(num_samples=100)
+    save_stylegan2_checkpoint(tmp_path / "sg", g, StyleGAN2Discriminator(other))
+    args = ["train", "--preset", "tiny", "--stylegan2", str(tmp_path / "sg"), "--data", str(assets["data"]),
+            "--output", str(tmp_path / "run"), "--stage1-steps", "1", "--stage2-steps", "1", "--batch-size", "2",
+            "--workers", "0", "--test-count", "2", "--discriminator", "stylegan2", "--no-spectral-norm", "-q"]  # fmt: skip
+    assert main(args) == 0
+    saved = TrainConfig.from_json(tmp_path / "run" / "config.json")
+    assert saved.model.stylegan == other and saved.model.name == "tiny"
+    assert (saved.discriminator, saved.spectral_norm) == ("stylegan2", False)
+    net = Inpainter.from_pretrained(tmp_path / "run" / "final").model
+    assert net.generator.fusions["32"].f_s_channels == 32 and net.generator.fusions["64"].f_s_channels == 8

@@ -17,9 +17,13 @@ from typing import Any
 from ..config import ModelConfig, dump_json, get_preset
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "TRAIN_CONFIG_VERSION"]
+__all__ = ["TrainConfig", "TRAIN_CONFIG_VERSION", "DISCRIMINATORS"]
 
 TRAIN_CONFIG_VERSION = 1
+#: The discriminators ``D`` of the feed-forward path.
+DISCRIMINATORS = ("picnet", "stylegan2")
+#: Values of fields that a config.json of dpinpaint 0.1.0 lacks (its behaviour).
+_ABSENT_DEFAULTS: dict[str, Any] = {"spectral_norm": False, "discriminator": "stylegan2"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class TrainConfig:
         precision: ``"fp32"``, or mixed precision: ``"bf16"`` (autocast; on the CPU only with
             native bfloat16) or ``"fp16"`` (autocast with a gradient scaler; accelerators only).
             Weights and optimiser states stay float32.
+        spectral_norm: train the convolutions of ``E`` and ``G`` spectral-normalised, as PICNet
+            does (:mod:`dpinpaint.models.spectral`); ``final/`` holds the folded, plain weights.
+        discriminator: ``D`` of the feed-forward path: ``"picnet"`` (PICNet's spectral-normalised
+            residual discriminator, :class:`~dpinpaint.models.PICNetDiscriminator`) or
+            ``"stylegan2"`` (a StyleGAN2 discriminator sized by ``model.stylegan``). Both are
+            trained with the paper's eq. 12-13.
+
+    A config.json without ``spectral_norm`` / ``discriminator`` was written by dpinpaint 0.1.0,
+    which trained without spectral norm against the StyleGAN2 ``D``: it reads as
+    ``spectral_norm=False, discriminator="stylegan2"``, so such runs resume unchanged.
     """
 
     model: ModelConfig
@@ -83,6 +97,8 @@ class TrainConfig:
     log_every: int = 10
     keep_checkpoints: int = 3
     precision: str = "fp32"
+    spectral_norm: bool = True
+    discriminator: str = "picnet"
     format_version: int = field(default=TRAIN_CONFIG_VERSION)
 
     def __post_init__(self) -> None:
@@ -122,6 +138,10 @@ class TrainConfig:
             raise ConfigError(f"hole_ratio must be (lo, hi) with 0 <= lo < hi <= 1, got {self.hole_ratio!r}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
+        if not isinstance(self.spectral_norm, bool):
+            raise ConfigError(f"spectral_norm must be true or false, got {self.spectral_norm!r}")
+        if self.discriminator not in DISCRIMINATORS:
+            raise ConfigError(f"discriminator must be one of {DISCRIMINATORS}, got {self.discriminator!r}")
         if self.format_version != TRAIN_CONFIG_VERSION:
             raise ConfigError(f"training config format_version {self.format_version} is not supported")
 
@@ -150,7 +170,8 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown training config field(s) {unknown}; known fields: {sorted(names)}")
-        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "model"}
+        kwargs: dict[str, Any] = {k: v for k, v in _ABSENT_DEFAULTS.items() if k not in data}
+        kwargs.update({k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "model"})
         model = data["model"]
         model = get_preset(model) if isinstance(model, str) else ModelConfig.from_dict(model)
         try:

@@ -32,7 +32,8 @@ from ..checkpoint import save_model
 from ..device import cpu_has_native_bf16
 from ..errors import ConfigError, InvalidInputError
 from ..files import atomic_write
-from ..models import DualPathNet
+from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold_spectral_norm
+from ..models.spectral import has_spectral_norm, spectral_norms
 from ..models.stylegan2 import StyleGAN2Discriminator
 from .config import TrainConfig
 from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
@@ -110,6 +111,9 @@ class Trainer:
             self._load_stylegan2(stylegan2)
         if init is not None and not resume:
             self._load_init(init)
+        if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
+            self._warn_if_renormalised(init if not resume else None)
+            apply_spectral_norm(self.model)
         # The averaged weights start from the initial ones (a resumed run overwrites them below).
         self.ema = self._average_copy() if config.ema_kimg else None
         # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
@@ -117,7 +121,7 @@ class Trainer:
         pairs = [(a, p) for a, p in pairs if p.requires_grad]
         self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
         self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
-        self.d = StyleGAN2Discriminator(config.model.stylegan).to(self.device) if config.stage2_steps else None
+        self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
         self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -182,6 +186,36 @@ class Trainer:
         frozen = self.model.stylegan if self.config.model.uses_inversion else None
         memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
         return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
+
+    def _warn_if_renormalised(self, init: Any) -> None:
+        """Spectral norm maps each weight to ``W / sigma(W)``: say so when ``--init`` weights are far from that."""
+        if init is None:
+            return
+        sigmas = spectral_norms(self.model)
+        off = {name: s for name, s in sigmas.items() if abs(s - 1.0) > 0.05}
+        if off:
+            worst = max(off, key=lambda n: abs(off[n] - 1.0))
+            logger.warning(
+                "--init %s: %d of %d convolutions of E/G have spectral norms far from 1 (%s: %.3g); spectral "
+                "normalisation rescales them, so training starts from a different network. A model trained "
+                "without spectral norm is fine-tuned as it is with spectral_norm=False (--no-spectral-norm)",
+                init, len(off), len(sigmas), worst, off[worst],
+            )  # fmt: skip
+
+    def _make_discriminator(self) -> nn.Module:
+        """``D`` of the feed-forward path (``config.discriminator``)."""
+        model = self.config.model
+        if self.config.discriminator == "stylegan2":
+            return StyleGAN2Discriminator(model.stylegan)
+        return PICNetDiscriminator(model.resolution, negative_slope=model.feedforward.negative_slope)
+
+    def export_model(self) -> DualPathNet:
+        """The network ``final/`` holds: the averaged (else trained) weights, spectral norm folded.
+
+        A new network when spectral norm is on (the training network keeps its parametrisation).
+        """
+        net = self.ema if self.ema is not None else self.model
+        return fold_spectral_norm(net) if has_spectral_norm(net) else net
 
     def _load_stylegan2(self, stylegan2: Any) -> None:
         from ..checkpoint import load_state_dict_strict
@@ -310,7 +344,7 @@ class Trainer:
             return None
         final = self.run_dir / "final"
         if self.rank == 0:
-            save_model(self.ema if self.ema is not None else self.model, self.config.model, final)
+            save_model(self.export_model(), self.config.model, final)
         self._barrier()
         return final
 
