@@ -79,9 +79,9 @@ def test_a_folder_named_like_the_model_does_not_hide_it(tmp_path: Path, monkeypa
 
 
 def test_an_incomplete_install_says_to_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dpinpaint.hub as hub
+    import dpinpaint.registry as registry
 
-    monkeypatch.setattr(hub, "_BUNDLED_ROOT", tmp_path)
+    monkeypatch.setattr(registry, "_BUNDLED_ROOT", tmp_path)
     (tmp_path / "demo").mkdir()
     with pytest.raises(CheckpointError, match="reinstall dpinpaint"):
         Inpainter.from_pretrained("demo")
