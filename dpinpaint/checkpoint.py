@@ -183,10 +183,14 @@ def save_model(
     Returns:
         The weights file written.
     """
+    from .models.spectral import folded_state_dict, has_spectral_norm
+
     folder = Path(folder)
     name = weights_name(variant)
     dtype = VARIANTS.get(variant or "", torch.float32)
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    # A network trained with spectral norm is saved with it folded into plain weights (its eval-mode values).
+    weights = folded_state_dict(model) if has_spectral_norm(model) else model.state_dict()
+    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in weights.items()}
     save_tensors(state, folder / name, metadata={"dpinpaint_version": __version__, "model": config.name})
     atomic_write(folder / CONFIG_NAME, lambda tmp: config.to_json(tmp))
     logger.info("saved %s (%d tensors) to %s", name, len(state), folder)

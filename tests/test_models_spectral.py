@@ -111,3 +111,16 @@ def test_spectral_norm_under_autocast_keeps_its_estimate_in_float32() -> None:
     assert y.dtype == torch.bfloat16 and conv.parametrizations.weight[0].u.dtype == torch.float32
     y.float().sum().backward()
     assert conv.parametrizations.weight.original.grad is not None
+
+
+def test_saving_a_spectral_normalised_network_writes_plain_weights(tmp_path: Path) -> None:
+    """save_model (and so Inpainter.save_pretrained) folds spectral norm itself, not only the trainer's export."""
+    net = _sn_net(3).eval()
+    image, known = _batch(4)
+    with torch.no_grad():
+        expected = net(image, known).output
+    save_model(net, TINY, tmp_path / "saved")
+    loaded = load_model(tmp_path / "saved")
+    with torch.no_grad():
+        assert torch.allclose(loaded(image, known).output, expected, atol=1e-6)
+    assert not any(key in name for name in loaded.state_dict() for key in SN_KEYS)
