@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config import ModelConfig, dump_json, get_preset
 from ..errors import ConfigError
+from .schedule import Phase, parse_phases
 
 __all__ = ["TrainConfig", "TRAIN_CONFIG_VERSION", "DISCRIMINATORS"]
 
@@ -38,6 +39,7 @@ class TrainConfig:
             number of processes under ``torchrun``).
         lr, betas: Adam's, for every network.
         lambda_sr, lambda_r: the loss weights of eq. 10 and eq. 14.
+        lambda_adv: weight of the adversarial term ``L_adv^G`` in eq. 14 (1 in the paper).
         hole_weight: how many times a hole pixel counts in eq. 11's L1 (1 = the paper's plain
             mean; see :mod:`dpinpaint.train.losses`).
         lambda_ssim: weight of an SSIM term on the composited output (0 = the paper's eq. 14;
@@ -61,6 +63,9 @@ class TrainConfig:
         precision: ``"fp32"``, or mixed precision: ``"bf16"`` (autocast; on the CPU only with
             native bfloat16) or ``"fp16"`` (autocast with a gradient scaler; accelerators only).
             Weights and optimiser states stay float32.
+        phases: a schedule of stage-2 phases (:mod:`dpinpaint.train.schedule`), each changing
+            ``lr``, the loss weights or ``hole_ratio`` for its ``steps``, in one run that keeps the
+            optimisers and ``D``; their steps add up to ``stage2_steps``. Empty: one phase.
         spectral_norm: train the convolutions of ``E`` and ``G`` spectral-normalised, as PICNet
             does (:mod:`dpinpaint.models.spectral`); ``final/`` holds the folded, plain weights.
         discriminator: ``D`` of the feed-forward path: ``"picnet"`` (PICNet's spectral-normalised
@@ -81,6 +86,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.001, 0.99)
     lambda_sr: float = 20.0
     lambda_r: float = 20.0
+    lambda_adv: float = 1.0
     hole_weight: float = 1.0
     lambda_ssim: float = 0.0
     ema_kimg: float = 0.0
@@ -99,6 +105,7 @@ class TrainConfig:
     precision: str = "fp32"
     spectral_norm: bool = True
     discriminator: str = "picnet"
+    phases: tuple[Phase, ...] = ()
     format_version: int = field(default=TRAIN_CONFIG_VERSION)
 
     def __post_init__(self) -> None:
@@ -125,7 +132,13 @@ class TrainConfig:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        for name in ("lambda_sr", "lambda_r", "hole_weight", "lambda_ssim", "ema_kimg"):
+        object.__setattr__(self, "phases", parse_phases(self.phases))
+        if self.phases and sum(p.steps for p in self.phases) != self.stage2_steps:
+            raise ConfigError(
+                f"the phases' steps add up to {sum(p.steps for p in self.phases)}, but stage2_steps is "
+                f"{self.stage2_steps}: make them equal"
+            )
+        for name in ("lambda_sr", "lambda_r", "lambda_adv", "hole_weight", "lambda_ssim", "ema_kimg"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -156,6 +169,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["model"] = self.model.to_dict()
+        data["phases"] = [p.to_dict() for p in self.phases]
         return data
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:

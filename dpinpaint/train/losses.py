@@ -15,7 +15,8 @@ Feed-forward path (training ``E``, ``G`` and the fusion modules against ``D``):
 - eq. 11: ``L_r = ||I_gt - I_g||_1``;
 - eq. 12, for ``D``: ``-E[log D(I_gt)] - E[log(1 - D(I_g))]`` = ``softplus(-l_real) + softplus(l_fake)``;
 - eq. 13, for the generator: ``-E[log D(I_g)]`` = ``softplus(-l_fake)``;
-- eq. 14: ``L_ff = lambda_r * L_r + L_adv^G`` with ``lambda_r = 20``.
+- eq. 14: ``L_ff = lambda_r * L_r + lambda_adv * L_adv^G`` with ``lambda_r = 20`` and
+  ``lambda_adv = 1`` (the paper's; a smaller ``lambda_adv`` lightens the adversarial term alone).
 
 ``hole_weight`` (default 1, the paper's plain L1) weighs the hole pixels of ``L_r`` that many
 times the observed ones (partial-convolution style, Liu et al. 2018): only the hole part of
@@ -63,6 +64,7 @@ class LossWeights:
     lambda_r: float = 20.0
     hole_weight: float = 1.0
     lambda_ssim: float = 0.0
+    lambda_adv: float = 1.0
 
 
 def photo_realism_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -140,7 +142,7 @@ def feedforward_loss(
     weights: LossWeights = LossWeights(),
     known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 14: ``lambda_r * L_r + L_adv^G`` (``+ lambda_ssim * L_ssim``); returns the loss and its parts (for logging).
+    """Eq. 14: ``lambda_r * L_r + lambda_adv * L_adv^G`` (``+ lambda_ssim * L_ssim``); returns the loss and its parts.
 
     ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1`` or ``lambda_ssim > 0``.
     """
@@ -148,7 +150,7 @@ def feedforward_loss(
         raise ValueError("feedforward_loss: hole_weight != 1 or lambda_ssim > 0 needs the mask `known`")
     r = l1_loss(ground_truth, generated, known, weights.hole_weight)
     adv = generator_adversarial_loss(fake_logits)
-    total = weights.lambda_r * r + adv
+    total = weights.lambda_r * r + weights.lambda_adv * adv
     logs = {"L_r": float(r.detach()), "L_adv_G": float(adv.detach())}
     if weights.lambda_ssim:
         s = ssim_loss(ground_truth, generated, known)

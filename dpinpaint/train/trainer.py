@@ -15,6 +15,7 @@ weights (``ema`` in the checkpoints) is kept beside them, and samples and ``fina
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from ..models.spectral import has_spectral_norm, spectral_norms
 from ..models.stylegan2 import StyleGAN2Discriminator
 from .config import TrainConfig
 from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
+from .schedule import PhaseSettings, base_settings, phase_at
 from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
 
 __all__ = ["Trainer"]
@@ -122,7 +124,10 @@ class Trainer:
         self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
         self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
         self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
-        self.weights = LossWeights(config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim)
+        self.weights = LossWeights(
+            config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim, config.lambda_adv
+        )
+        self.settings = base_settings(config)  # what the optimisers start with; run() enters each phase
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -316,6 +321,8 @@ class Trainer:
         batches = self._batches()
         start, images = time.perf_counter(), 0
         while self.step < stop:
+            if self.enter_phase(phase_at(self.config, self.step)):
+                batches = self._batches()  # the loader was rebuilt with the phase's holes
             batch = next(batches)
             image = batch["image"].to(self.device)
             known = batch["known"].to(self.device)
@@ -333,7 +340,8 @@ class Trainer:
             if self.rank == 0:
                 if self.step % self.config.log_every == 0 or self.step == total:
                     rate = images / max(time.perf_counter() - start, 1e-9)
-                    self._log({"step": self.step, **logs, "lr": self.config.lr, "images_per_s": round(rate, 3)})
+                    record = {"step": self.step, **logs, "lr": self.settings.lr, "images_per_s": round(rate, 3)}
+                    self._log({**record, "phase": self.settings.index} if self.config.phases else record)
                 if self.step % self.config.sample_every == 0 or self.step == total:
                     self._samples()
                 if self.step % self.config.checkpoint_every == 0 or self.step == total:
@@ -347,6 +355,37 @@ class Trainer:
             save_model(self.export_model(), self.config.model, final)
         self._barrier()
         return final
+
+    def enter_phase(self, settings: PhaseSettings) -> bool:
+        """Put ``settings`` (a phase of ``config.phases``) in force; True if the data loader was rebuilt.
+
+        The learning rate of the stage-2 optimisers and the loss weights change in place (Adam's
+        moments and ``D`` carry on); new hole ratios need a new loader, whose workers hold a copy of
+        the dataset. It continues at the sampler's position, so the data order is unchanged.
+        """
+        from .data import make_loader
+
+        if settings == self.settings:
+            return False
+        changed = self.settings.hole_ratio != settings.hole_ratio
+        self.settings = settings
+        self.weights = dataclasses.replace(
+            self.weights,
+            lambda_r=settings.lambda_r,
+            lambda_adv=settings.lambda_adv,
+            lambda_ssim=settings.lambda_ssim,
+            hole_weight=settings.hole_weight,
+        )
+        for name in ("generator", "discriminator"):
+            if name in self.optimizers:
+                for group in self.optimizers[name].param_groups:
+                    group["lr"] = settings.lr
+        if changed:
+            self.dataset.hole_ratio = settings.hole_ratio
+            self.loader = make_loader(self.dataset, self.sampler, self.config.batch_size, self.config.workers)
+        if self.rank == 0:
+            logger.info("step %d: phase %d (%s)", self.step, settings.index, settings)
+        return changed
 
     def _barrier(self) -> None:
         if self.world > 1:
