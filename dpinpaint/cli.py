@@ -17,6 +17,7 @@ from . import __version__
 from .batch import Record
 from .config import ModelConfig, get_preset, list_presets
 from .errors import DPInpaintError, InvalidInputError
+from .strategies import STRATEGIES
 
 __all__ = ["main", "build_parser"]
 
@@ -311,7 +312,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
-    p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
+    p.add_argument("--strategy", default="auto", choices=list(STRATEGIES), help="see docs/api.md")
     p.add_argument("--invert-mask", action="store_true", help="fill the black pixels of the masks instead")
     p.add_argument("--mask-from-alpha", action="store_true", help="read masks from their alpha channel")
     p.add_argument("--seed", type=int, help="re-draw the StyleGAN2 noise from this seed (default: deterministic)")

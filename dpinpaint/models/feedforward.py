@@ -23,7 +23,7 @@ from torch import nn
 from ..config import ModelConfig
 from .fusion import DeformableFusion, concat_fusion
 
-__all__ = ["FeedForwardEncoder", "FeedForwardGenerator", "ShortLongTermAttention"]
+__all__ = ["FeedForwardEncoder", "FeedForwardGenerator", "ShortLongTermAttention", "bounded_grid"]
 
 
 def _norm(channels: int, enabled: bool) -> nn.Module:
@@ -76,17 +76,28 @@ class ResBlock(nn.Module):
         return h + skip
 
 
+def bounded_grid(height: int, width: int, max_tokens: int) -> tuple[int, int]:
+    """The largest ``(h, w)`` with ``h * w <= max_tokens`` and about the aspect of ``height x width``."""
+    scale = (max_tokens / (height * width)) ** 0.5
+    h = max(1, min(height, int(height * scale)))
+    w = max(1, min(width, max_tokens // h))  # a side clamped to 1 leaves its budget to the other
+    return max(1, min(h, max_tokens // w)), w
+
+
 class ShortLongTermAttention(nn.Module):
     """PICNet's short+long-term attention: ``(f_g, f_e, known) -> (B, C, H, W)``.
 
     Self-attention over the decoder feature ``f_g`` (short-term, scaled by ``gamma``), and
     the same attention map applied to the encoder feature ``f_e`` to copy context into the
     holes (long-term, scaled by ``alpha`` where ``known`` is 0; ``f_e`` itself where known).
-    Both scales start at 0.
+    Both scales start at 0. On a map of more than ``max_tokens`` positions (a window larger
+    than the training size), keys and values are averaged down to at most ``max_tokens``
+    positions (aspect kept, see :func:`bounded_grid`); queries keep the full resolution.
     """
 
-    def __init__(self, channels: int, negative_slope: float = 0.1) -> None:
+    def __init__(self, channels: int, negative_slope: float = 0.1, max_tokens: int = 0) -> None:
         super().__init__()
+        self.max_tokens = max_tokens  # 0 = unbounded (exact attention at any size)
         self.query = nn.Conv2d(channels, max(1, channels // 4), 1)
         self.gamma = nn.Parameter(torch.zeros(1))
         self.alpha = nn.Parameter(torch.zeros(1))
@@ -95,10 +106,19 @@ class ShortLongTermAttention(nn.Module):
     def forward(self, f_g: torch.Tensor, f_e: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         b, c, h, w = f_g.shape
         q = self.query(f_g).flatten(2)  # (B, C/4, N)
-        attention = torch.softmax(q.transpose(1, 2) @ q, dim=-1)  # (B, N, N)
-        short = (f_g.flatten(2) @ attention.transpose(1, 2)).view(b, c, h, w)
+        keys, f_g_kv, f_e_kv = q, f_g.flatten(2), f_e.flatten(2)
+        if self.max_tokens and h * w > self.max_tokens:
+            # Larger than the training grid (native-resolution inference): every position still
+            # queries, but keys and values come from the map averaged down to <= max_tokens
+            # positions, so time and memory grow linearly with the pixels, not quadratically.
+            size = bounded_grid(h, w, self.max_tokens)
+            keys = self.query(F.adaptive_avg_pool2d(f_g, size)).flatten(2)
+            f_g_kv = F.adaptive_avg_pool2d(f_g, size).flatten(2)
+            f_e_kv = F.adaptive_avg_pool2d(f_e, size).flatten(2)
+        attention = torch.softmax(q.transpose(1, 2) @ keys, dim=-1)  # (B, N, M), M = N or <= max_tokens
+        short = (f_g_kv @ attention.transpose(1, 2)).view(b, c, h, w)
         out = self.gamma * short + f_g
-        context = (f_e.flatten(2) @ attention.transpose(1, 2)).view(b, -1, h, w)
+        context = (f_e_kv @ attention.transpose(1, 2)).view(b, -1, h, w)
         context = self.alpha * (1 - known) * context + known * f_e
         return self.fuse(torch.cat([out, context], dim=1))
 
@@ -113,13 +133,16 @@ class FeedForwardEncoder(nn.Module):
         blocks = [ResBlock(4, chans[0], "down", negative_slope=ff.negative_slope, first=True)]
         blocks += [ResBlock(a, b, "down", negative_slope=ff.negative_slope) for a, b in itertools.pairwise(chans)]
         self.blocks = nn.ModuleList(blocks)
+        self.resolution = config.resolution
 
     def forward(self, masked: torch.Tensor, known: torch.Tensor) -> dict[int, torch.Tensor]:
         x = torch.cat([masked, known], dim=1)
         feats = {}
+        r = self.resolution  # keys are the nominal resolutions; a larger input has larger maps
         for block in self.blocks:
             x = block(x)
-            feats[x.shape[-1]] = x
+            r //= 2
+            feats[r] = x
         return feats
 
 
@@ -163,7 +186,8 @@ class FeedForwardGenerator(nn.Module):
                     nn.Tanh(),
                 )
         if ff.attention_resolution:
-            self.attention = ShortLongTermAttention(dec(ff.attention_resolution), slope)
+            grid = ff.attention_resolution
+            self.attention = ShortLongTermAttention(dec(grid), slope, max_tokens=grid * grid)
 
     def forward(
         self,
@@ -189,5 +213,5 @@ class FeedForwardGenerator(nn.Module):
             r *= 2
             f_g = out
             if r == self.attention_resolution:
-                known_r = F.interpolate(known, size=(r, r), mode="area")
+                known_r = F.interpolate(known, size=f_g.shape[-2:], mode="area")
                 f_g = self.attention(f_g, enc_feats[r], known_r)
