@@ -19,8 +19,8 @@ Three sets, kept apart on purpose:
 
 Usage::
 
-    apt-get install opencv-doc palapeli-data tuxpaint-data scribus-template qtbase5-examples \
-        libirrlicht-doc gimp-data libvips-doc digikam-data
+    apt-get install opencv-doc palapeli-data tuxpaint-data scribus-template qtbase5-examples
+    apt-get install libirrlicht-doc gimp-data libvips-doc digikam-data kphotoalbum visp-images-data
     python examples/demo/gather_photos.py photos /work/demo-data          # train/ validation/ photos.json
     python examples/demo/gather_photos.py crops /work/demo-data/train /work/demo-data/crops-256 --size 256
     python examples/demo/gather_photos.py heldout /work/demo-data/heldout
@@ -167,6 +167,37 @@ PACKAGE_PHOTOS: dict[str, tuple[str, ...]] = {
     "gimp-data": ("/usr/share/gimp/2.0/scripts/images/beavis.jpg", "/usr/share/gimp/2.0/scripts/images/texture.jpg"),
     "libvips-doc": ("/usr/share/gtk-doc/html/libvips/owl.jpg",),
     "digikam-data": ("/usr/share/digikam/about/images/body-background.jpg",),
+    "kphotoalbum": tuple(
+        f"/usr/share/kphotoalbum/demo/{n}.jpg"
+        for n in (
+            "anne_helene",
+            "bar55",
+            "bar55_2",
+            "blackie",
+            "cold_water",
+            "donna",
+            "donna_2",
+            "grand_canyon_1",
+            "grand_canyon_2",
+            "grand_canyon_3",
+            "jesper",
+            "jesper_2",
+            "new_wave_1",
+            "new_wave_2",
+            "pool",
+            "pool_2",
+            "skagen",
+            "skagen_2",
+            "snow",
+            "spiff",
+            "spiff_2",
+            "sunset",
+            "wayne",
+        )
+    ),
+    "visp-images-data": (
+        "/usr/share/visp-images-data/ViSP-images/Solvay/Solvay_conference_1927_Version2_2126x1463.jpg",
+    ),
 }
 #: Share of the photos (outside opencv-doc) that validate; the rest train.
 VALIDATION_SHARE = 0.35
