@@ -42,6 +42,7 @@ from .strategies import (
     check_strategy,
     model_to_window,
     plan_windows,
+    resolve_native_max_side,
     window_to_model,
     window_to_native,
 )
@@ -324,6 +325,7 @@ class Inpainter:
         output_type: OutputType | None = None,
         return_details: bool = False,
         crop_margin: float = 0.5,
+        native_max_side: int | None = None,
         inversion: str = "learned",
         steps: int = 1000,
         inversion_lr: float = 0.01,
@@ -348,6 +350,9 @@ class Inpainter:
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` instead of the input's type.
             return_details: return an :class:`InpaintResult` instead of the image.
             crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
+            native_max_side: for windows run at their own resolution (feed-forward-only models),
+                the longest side they run at; larger windows are scaled down to it first. None:
+                ``2 * R`` (256 for ``demo``, best on its validation photos), at most 2048.
             inversion: ``"learned"`` (the encoder, default), ``"optimize"`` (Adam on the W+ code
                 from ``w_avg``) or ``"hybrid"`` (Adam from the encoder's code); see
                 :mod:`dpinpaint.inversion`.
@@ -370,6 +375,7 @@ class Inpainter:
             invert_mask=invert_mask,
             mask_from_alpha=mask_from_alpha,
             crop_margin=crop_margin,
+            native_max_side=native_max_side,
         )
         _check_output_type(output_type)
         inv = self._inversion_config(inversion, steps, inversion_lr, inversion_loss)
@@ -493,8 +499,10 @@ class Inpainter:
         invert_mask: bool = False,
         mask_from_alpha: bool = False,
         crop_margin: float = 0.5,
+        native_max_side: int | None = None,
     ) -> _Job:
         check_strategy(strategy, crop_margin)
+        max_side = resolve_native_max_side(self.resolution, native_max_side)
         data = read_image(image)
         hole, mask_transposed = read_mask(
             mask, threshold=mask_threshold, invert=invert_mask, from_alpha=mask_from_alpha
@@ -539,7 +547,7 @@ class Inpainter:
             rgb = data.rgb(b)
             for window in plan.windows:
                 if plan.native and multiple is not None:
-                    img, known, geometry = window_to_native(rgb, hole[b], window, multiple)
+                    img, known, geometry = window_to_native(rgb, hole[b], window, multiple, max_side)
                 else:
                     img, known, geometry = window_to_model(rgb, hole[b], window, r)
                 job.windows.append((b, window))

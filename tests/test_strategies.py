@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dpinpaint.errors import InvalidInputError
-from dpinpaint.strategies import Plan, Window, model_to_window, plan_windows, window_to_model, window_to_native
+from dpinpaint.strategies import (
+    Plan,
+    Window,
+    model_to_window,
+    plan_windows,
+    resolve_native_max_side,
+    window_to_model,
+    window_to_native,
+)
 
 
 def _hole(h: int, w: int, *boxes: tuple[int, int, int, int]) -> torch.Tensor:
@@ -390,3 +398,11 @@ def test_native_windows_larger_than_max_side_are_scaled_down() -> None:
     assert image.shape[-2:] == (128, 208)
     assert (known == 0).any()  # a one-pixel hole survives the shrinking
     assert model_to_window(image, geometry).shape == (3, h, w)
+
+
+def test_native_max_side_defaults_to_twice_the_training_size() -> None:
+    assert resolve_native_max_side(128) == 256 and resolve_native_max_side(1024) == 2048  # capped
+    assert resolve_native_max_side(128, 777) == 777
+    for bad in (0, -5, 1.5, True, "big"):
+        with pytest.raises(InvalidInputError, match="native_max_side"):
+            resolve_native_max_side(128, bad)  # type: ignore[arg-type]
