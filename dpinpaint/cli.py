@@ -418,6 +418,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         size=args.size,
         long_side=args.long_side,
         strategy=args.strategy,
+        native_max_side=args.native_max_side,
         worst=args.worst,
         compute_fid=not args.no_fid,
         device=args.device,
@@ -487,6 +488,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "(never enlarged), or 'native' for their own size",
     )
     p.add_argument("--strategy", default="auto", choices=list(STRATEGIES), help="the model's strategy (default auto)")
+    p.add_argument(
+        "--native-max-side",
+        type=_positive_int,
+        help="longest side a window runs at natively (feed-forward models; default 2x the model's resolution)",
+    )
     p.add_argument("--worst", type=_non_negative_int, default=8, help="worst images saved per method (default 8)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
     p.add_argument("--device", default="auto")

@@ -180,6 +180,7 @@ def evaluate(
     size: int | None = None,
     long_side: LongSide = None,
     strategy: str = "auto",
+    native_max_side: int | None = None,
     worst: int = 8,
     compute_fid: bool = True,
     device: str = "auto",
@@ -199,6 +200,7 @@ def evaluate(
         long_side: evaluate the photos as users meet them instead: scaled to this long side (never
             enlarged), or ``"native"`` for their own size.
         strategy: the model's ``inpaint`` strategy (``"auto"``, as users get it by default).
+        native_max_side: the model's ``inpaint`` option of that name (None: its default, ``2 * R``).
         compute_fid: FID per group (needs the ``eval`` extra); ``n/a`` without it.
 
     Raises:
@@ -231,7 +233,7 @@ def evaluate(
             assert inp is not None
             yield from inp.inpaint_batch(
                 images, ms, batch_size=batch_size, progress=False, strategy=strategy,
-                inversion=inversion_config.method, steps=inversion_config.steps,
+                native_max_side=native_max_side, inversion=inversion_config.method, steps=inversion_config.steps,
             )  # fmt: skip
 
         methods[model] = run_model
@@ -296,6 +298,7 @@ def evaluate(
         "inversion": None if inp is None else inversion if uses_inversion else "none",
         "steps": steps if uses_inversion and inversion != "learned" else None,
         "strategy": strategy if inp is not None else None,
+        "native_max_side": native_max_side if inp is not None else None,
         "data": str(Path(data)),
         "images": len(images),
         "size": size if long_side is None else None,

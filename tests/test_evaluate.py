@@ -144,6 +144,10 @@ def test_long_side_scores_photos_as_users_meet_them(setup: Path, tmp_path: Path)
     result = evaluate(tmp_path / "r", setup / "data", model=ff, baselines=["opencv-telea"], num=2, long_side=60,
                       groups=[(0.1, 0.2), (0.3, 0.4)], compute_fid=False, progress=False)  # fmt: skip
     assert {s.size for s in result.scores} == {"60x45"}
+    full = evaluate(tmp_path / "f", setup / "data", model=ff, num=2, long_side="native", native_max_side=1000,
+                    groups=[(0.1, 0.2)], compute_fid=False, progress=False)  # fmt: skip
+    assert json.loads((tmp_path / "f" / "report.json").read_text())["meta"]["native_max_side"] == 1000
+    assert {s.size for s in full.scores} == {"120x90"}
     assert list(result.table[ff]) == ["10-20%", "30-40%", "average"]
     for s in result.scores:  # every generated mask falls in its group at the photo's own size
         lo, hi = (0.1, 0.2) if s.group == "10-20%" else (0.3, 0.4)
@@ -194,7 +198,7 @@ def test_skimage_biharmonic_without_scikit_image_says_what_to_install(
 
 def test_cli_evaluate_long_side_and_mask_kind(setup: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["evaluate", "--data", str(setup / "data"), "-o", str(tmp_path / "r"), "--baseline", "opencv-telea"]
-    argv += ["--num", "1", "--long-side", "native", "--mask-kind", "text", "--no-fid"]
+    argv += ["--num", "1", "--long-side", "native", "--mask-kind", "text", "--no-fid", "--native-max-side", "512"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "| metric | text | average |" in out and "| hole PSNR ↑ |" in out and "at their own size" in out
