@@ -82,8 +82,9 @@ class DualPathNet(nn.Module):
         """What the input's height and width must be multiples of when any size runs, else None.
 
         A feed-forward-only model has no fixed-size StyleGAN2: it runs at any size whose sides
-        are multiples of its total stride (``R / 8``: 16 for a 128x128 model), e.g. a window at
-        its own resolution. A model with the inversion path needs ``R x R``.
+        are multiples of its total stride (``R / 8``: 16 for a 128x128 model) and at least twice
+        it (the instance norms need more than one value at the 8x8 level), e.g. a window at its own
+        resolution. A model with the inversion path needs ``R x R``.
         """
         if self.config.uses_inversion:
             return None
