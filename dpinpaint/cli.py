@@ -17,6 +17,7 @@ from typing import Any
 from .batch import Record
 from .config import ModelConfig, get_preset, list_presets
 from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError
+from .strategies import STRATEGIES
 from .version import __version__
 
 __all__ = ["main", "build_parser"]
@@ -349,7 +350,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16")
-    p.add_argument("--strategy", default="auto", choices=["auto", "resize", "crop"], help="see docs/api.md")
+    p.add_argument("--strategy", default="auto", choices=list(STRATEGIES), help="see docs/api.md")
     p.add_argument(
         "--crop-margin",
         type=float,
@@ -460,6 +461,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         inversion=args.inversion,
         steps=args.steps,
         size=args.size,
+        long_side=args.long_side,
+        strategy=args.strategy,
+        native_max_side=args.native_max_side,
         worst=args.worst,
         compute_fid=not args.no_fid,
         device=args.device,
@@ -471,15 +475,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if result.scores else 1
 
 
+def _long_side(text: str) -> int | str:
+    if text == "native":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels or 'native', got {text!r}")
+    return value
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .evaluate import BASELINES
+    from .baselines import BASELINES
+    from .eval_masks import EVAL_MASK_KINDS
 
     p = sub.add_parser(
         "evaluate",
         help="metrics like the paper's Table 1 for a model and classical baselines",
         description="Inpaint a folder of ground-truth images with seeded masks per hole-ratio group and write "
-        "report.md / report.csv / report.json and the worst images to OUTPUT: relative l1, SSIM, PSNR, FID per "
-        "group and on average, one block per method.",
+        "report.md / report.csv / report.json and the worst images to OUTPUT: relative l1, SSIM, PSNR, hole PSNR, "
+        "FID and time per image, per group and on average, one block per method.",
     )
     p.add_argument(
         "--model",
@@ -488,14 +505,39 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--revision", help="Hub revision")
     p.add_argument("--data", required=True, help="folder of ground-truth images (recursive)")
     p.add_argument("--output", "-o", required=True, help="report folder")
-    p.add_argument("--masks", default="irregular", help="irregular (default), regular, or a folder of masks")
+    p.add_argument(
+        "--masks",
+        "--mask-kind",
+        default="irregular",
+        help=f"{', '.join(EVAL_MASK_KINDS)} (thin scratches ~1%%, text strokes 6-9%%: one column), or a folder of "
+        "masks (default: irregular)",
+    )
     p.add_argument("--groups", help="hole-ratio groups in percent, e.g. 0-10,10-20 (default: Table 1's six)")
     p.add_argument("--num", type=_positive_int, default=100, help="images used (the first N; default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated masks (default 0)")
-    p.add_argument("--baseline", action="append", choices=sorted(BASELINES), help="add a cv2.inpaint baseline")
+    p.add_argument(
+        "--baseline",
+        action="append",
+        choices=list(BASELINES),
+        help="add a classical baseline (repeatable); skimage-biharmonic needs scikit-image",
+    )
     p.add_argument("--inversion", default="learned", choices=["learned", "optimize", "hybrid"])
     p.add_argument("--steps", type=_non_negative_int, default=1000, help="steps of optimize/hybrid (1000)")
-    p.add_argument("--size", type=_positive_int, help="resolution (default: the model's, 256 without a model)")
+    p.add_argument(
+        "--size", type=_positive_int, help="square protocol: resolution (default: the model's, 256 without a model)"
+    )
+    p.add_argument(
+        "--long-side",
+        type=_long_side,
+        help="score the photos as users meet them instead of square crops: scaled to this long side in pixels "
+        "(never enlarged), or 'native' for their own size",
+    )
+    p.add_argument("--strategy", default="auto", choices=list(STRATEGIES), help="the model's strategy (default auto)")
+    p.add_argument(
+        "--native-max-side",
+        type=_positive_int,
+        help="longest side a window runs at natively (feed-forward models; default 2x the model's resolution)",
+    )
     p.add_argument("--worst", type=_non_negative_int, default=8, help="worst images saved per method (default 8)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
     p.add_argument("--device", default="auto")

@@ -37,7 +37,16 @@ from .image_io import ImageData, OutputType, read_image
 from .inversion import InversionConfig, initial_latent, optimize_latent
 from .masks import read_mask
 from .models import DualPathNet
-from .strategies import Strategy, Window, check_strategy, model_to_window, plan_windows, window_to_model
+from .strategies import (
+    Strategy,
+    Window,
+    check_strategy,
+    model_to_window,
+    plan_windows,
+    resolve_native_max_side,
+    window_to_model,
+    window_to_native,
+)
 
 __all__ = ["Inpainter", "InpaintResult"]
 
@@ -56,11 +65,13 @@ class InpaintResult:
         image: the result, in the input's type (or ``output_type``), same size as the input.
         mask: the pixels that were filled, bool ``(H, W)`` (``(B, H, W)`` for a batch tensor),
             after thresholding and ``invert_mask``.
-        strategy: ``"resize"`` or ``"crop"`` per image (``"none"`` for an empty mask).
+        strategy: ``"resize"``, ``"crop"`` or ``"native"`` per image (``"none"`` for an empty mask).
         windows: ``(image index, Window)`` of every network input, in the order of the
             tensors below (a window is ``top, left, height, width`` in image pixels).
         generated: the feed-forward path's image ``I_g`` per window, ``(N, 3, R, R)`` in [0, 1]
-            (None for an inversion-only model).
+            (None for an inversion-only model). Windows run at their own resolution (a
+            feed-forward-only model) are ``(N, 3, h, w)`` with the padding, or a list of
+            ``(3, h, w)`` tensors when their sizes differ; so are ``masked`` and ``known``.
         inversion: the StyleGAN2 path's image ``I_s`` per window ``(N, 3, R, R)`` in [0, 1]
             (None for a feed-forward-only model).
         latent: the W+ code per window ``(N, n_latent, w_dim)`` (None without inversion).
@@ -102,7 +113,7 @@ class _Job:
     hole: torch.Tensor  # (B, H, W) bool on the CPU
     strategies: list[str]
     windows: list[tuple[int, Window]]
-    inputs: list[tuple[torch.Tensor, torch.Tensor]]  # (image (3, R, R), known (1, R, R)) per window
+    inputs: list[tuple[torch.Tensor, torch.Tensor]]  # (image (3, h, w), known (1, h, w)) per window
     geometry: list[Any]
     notes: list[str] = field(default_factory=list)  # the warnings given while preparing it, as text
 
@@ -111,9 +122,26 @@ def _to_01(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else ((x.float() + 1.0) * 0.5).clamp_(0.0, 1.0).cpu()
 
 
-def _cat(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+def _cat(parts: list[torch.Tensor | None]) -> Any:
+    """The batches joined; None if any is None; a list of the windows' ``(C, h, w)`` if sizes differ."""
     kept = [p for p in parts if p is not None]
-    return torch.cat(kept) if kept and len(kept) == len(parts) else None
+    if not kept or len(kept) != len(parts):
+        return None
+    if len({tuple(p.shape[1:]) for p in kept}) > 1:
+        return [window for p in kept for window in p]
+    return torch.cat(kept)
+
+
+def _chunks(inputs: list[tuple[torch.Tensor, torch.Tensor]], step: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive inputs of one size, at most ``step`` each (they are stacked)."""
+    start = 0
+    while start < len(inputs):
+        stop = start + 1
+        shape = inputs[start][0].shape
+        while stop < len(inputs) and stop - start < step and inputs[stop][0].shape == shape:
+            stop += 1
+        yield start, stop
+        start = stop
 
 
 class Inpainter:
@@ -306,6 +334,7 @@ class Inpainter:
         output_type: OutputType | None = None,
         return_details: bool = False,
         crop_margin: float = 0.5,
+        native_max_side: int | None = None,
         inversion: str = "learned",
         steps: int = 1000,
         inversion_lr: float = 0.01,
@@ -319,7 +348,8 @@ class Inpainter:
                 [0, 1]) or torch tensor (``CxHxW``/``BxCxHxW``, uint8 or float in [0, 1]).
             mask: the same kinds, or bool; white / nonzero / True = fill. Its height and width
                 must equal the image's (EXIF orientation is applied to both files).
-            strategy: ``"auto"``, ``"resize"`` or ``"crop"`` (see :mod:`dpinpaint.strategies`).
+            strategy: ``"auto"``, ``"resize"``, ``"crop"`` or ``"native"`` (the image at its own
+                resolution; feed-forward-only models), see :mod:`dpinpaint.strategies`.
             mask_threshold: a mask pixel is a hole when its value, scaled to [0, 1], is greater.
             invert_mask: fill the black / zero / False pixels instead.
             mask_from_alpha: take the mask from its alpha channel (opaque = fill).
@@ -329,6 +359,9 @@ class Inpainter:
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` instead of the input's type.
             return_details: return an :class:`InpaintResult` instead of the image.
             crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
+            native_max_side: for windows run at their own resolution (feed-forward-only models),
+                the longest side they run at; larger windows are scaled down to it first. None:
+                ``2 * R`` (256 for ``demo``, best on its validation photos), at most 2048.
             inversion: ``"learned"`` (the encoder, default), ``"optimize"`` (Adam on the W+ code
                 from ``w_avg``) or ``"hybrid"`` (Adam from the encoder's code); see
                 :mod:`dpinpaint.inversion`.
@@ -351,6 +384,7 @@ class Inpainter:
             invert_mask=invert_mask,
             mask_from_alpha=mask_from_alpha,
             crop_margin=crop_margin,
+            native_max_side=native_max_side,
         )
         _check_output_type(output_type)
         inv = self._inversion_config(inversion, steps, inversion_lr, inversion_loss)
@@ -474,8 +508,10 @@ class Inpainter:
         invert_mask: bool = False,
         mask_from_alpha: bool = False,
         crop_margin: float = 0.5,
+        native_max_side: int | None = None,
     ) -> _Job:
         check_strategy(strategy, crop_margin)
+        max_side = resolve_native_max_side(self.resolution, native_max_side)
         data = read_image(image)
         hole, mask_transposed = read_mask(
             mask, threshold=mask_threshold, invert=invert_mask, from_alpha=mask_from_alpha
@@ -492,7 +528,9 @@ class Inpainter:
             raise InvalidInputError(f"{hole.shape[0]} masks for a batch of {data.batch} images; pass 1 or {data.batch}")
         hole = hole.expand(data.batch, -1, -1)
         job = _Job(data, hole, [], [], [], [])
-        r = self.resolution
+        r, multiple = self.resolution, self.model.size_multiple
+        if strategy == "native" and multiple is None:
+            plan_windows(hole[0], r, strategy, crop_margin)  # raises with what to use instead
         for b in range(data.batch):
             fraction = float(hole[b].float().mean())
             if fraction == 0.0:
@@ -511,11 +549,14 @@ class Inpainter:
                     "(white = fill; use invert_mask=True if the mask is inverted)"
                 )
                 warnings.warn(job.notes[-1], DPInpaintWarning, stacklevel=3)
-            plan = plan_windows(hole[b], r, strategy, margin=crop_margin)
+            plan = plan_windows(hole[b], r, strategy, margin=crop_margin, native=multiple is not None)
             job.strategies.append(plan.strategy)
             rgb = data.rgb(b)
             for window in plan.windows:
-                img, known, geometry = window_to_model(rgb, hole[b], window, r)
+                if plan.native and multiple is not None:
+                    img, known, geometry = window_to_native(rgb, hole[b], window, multiple, max_side)
+                else:
+                    img, known, geometry = window_to_model(rgb, hole[b], window, r)
                 job.windows.append((b, window))
                 job.inputs.append((img, known))
                 job.geometry.append(geometry)
@@ -533,7 +574,10 @@ class Inpainter:
     ) -> dict[str, Any]:
         """Run the network over ``inputs`` in batches of ``batch_size`` (default :attr:`batch_size`).
 
-        Returns, on the CPU: ``output`` (N, 3, R, R) in [-1, 1]; ``generated``, ``inversion``
+        Inputs of one size are stacked, so consecutive windows of different sizes (native
+        resolution) run in separate passes.
+
+        Returns, on the CPU: ``output`` (N, 3, R, R) in [-1, 1] (a list per window when sizes differ); ``generated``, ``inversion``
         in [0, 1]; ``latent``; with ``details`` also ``masked`` (the network input in [0, 1]),
         ``known``, ``offsets`` / ``modulations`` ({r: (N, ...)}) and ``inversion_loss``
         (N, steps) for an optimised inversion.
@@ -553,10 +597,10 @@ class Inpainter:
         # depends on the seed only, not on its neighbours in the batch (noise is drawn per batch).
         step = batch_size if seed is None else 1
         with torch.random.fork_rng(devices=[] if self.device.type == "cpu" else [self.device]):
-            for start in range(0, len(inputs), step):
+            for start, stop in _chunks(inputs, step):
                 if seed is not None:
                     torch.manual_seed(seed)
-                chunk = inputs[start : start + step]
+                chunk = inputs[start:stop]
                 image = torch.stack([x for x, _ in chunk]).to(self.device, self.dtype)
                 known = torch.stack([k for _, k in chunk]).to(self.device, self.dtype)
                 latent, losses = None, None

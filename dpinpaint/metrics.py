@@ -38,6 +38,7 @@ __all__ = [
     "fid_from_features",
     "fid",
     "FEATURE_DIM",
+    "hole_psnr",
 ]
 
 FEATURE_DIM = 2048
@@ -157,6 +158,29 @@ def ssim(gt: np.ndarray, out: np.ndarray, data_range: float = 255.0) -> float:
 
 
 # -- FID --------------------------------------------------------------------------------------------
+def hole_psnr(gt: np.ndarray, out: np.ndarray, hole: np.ndarray, data_range: float = 255.0) -> float:
+    """PSNR in dB over the hole pixels only (every channel of each), ``inf`` if they are identical.
+
+    Whole-image PSNR counts the observed pixels, which every method copies exactly, so it mostly
+    measures the hole's size; this measures the fill itself.
+
+    Args:
+        gt, out: ``(H, W, 3)`` or ``(H, W)`` images of the same shape.
+        hole: ``(H, W)`` bool, True = filled; at least one pixel.
+    """
+    data_range = _check_data_range(data_range)
+    a, b = _pair(gt, out)
+    m = np.asarray(hole, dtype=bool)
+    if m.shape != a.shape[:2]:
+        raise InvalidInputError(f"hole mask shape {m.shape} differs from the images' {a.shape[:2]}")
+    if not m.any():
+        raise InvalidInputError("the hole mask is empty: there is no hole to score")
+    mse = float(np.mean((a[m] - b[m]) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(data_range * data_range / mse)
+
+
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     """Symmetric square root of a symmetric PSD matrix (tiny negative eigenvalues clipped to 0)."""
     values, vectors = np.linalg.eigh(sigma)

@@ -1,4 +1,4 @@
-"""Running a fixed-resolution network on images of any size: the resize and crop strategies.
+"""Running the network on images of any size: the resize, crop and native strategies.
 
 The network works at ``R x R`` (256 for the pretrained models). An image of any size is
 cut into *windows*; each window is scaled so its longer side is ``R``, padded to a square by
@@ -9,8 +9,20 @@ reflection, inpainted, scaled back, and only its hole pixels are pasted into the
   times its size on each side, at least ``R`` wide (small holes are inpainted at the
   image's own resolution, not upsampled), clamped to the image; windows that overlap are
   merged.
+- ``"native"``: one window, the whole image, at its own resolution (no scaling): only for
+  feed-forward-only models (no fixed-size StyleGAN2 in them). The window is padded by
+  reflection to a multiple of the network's total stride (:attr:`DualPathNet.size_multiple`),
+  the hole map padded the same way (mirrored holes stay holes, mirrored observed pixels count as
+  observed: the network sees what looks like a larger photo with holes, as in training), and
+  the padding is cut off again. A window whose longer side exceeds ``native_max_side`` (default
+  ``NATIVE_SCALE * R``, 256 for the 128x128 demo, at most ``NATIVE_MAX_SIDE``) is scaled down to
+  it first, which bounds time and memory on large images.
 - ``"auto"`` (default): ``"crop"`` when the image is larger than ``R`` and the crop windows
-  cover less than half of it, else ``"resize"``.
+  cover less than half of it, else ``"native"`` for a feed-forward-only model and ``"resize"``
+  for a model with the inversion path.
+
+With a feed-forward-only model, ``"crop"`` windows (and ``"auto"``'s) also run at their own
+resolution; with the inversion path every window is scaled to ``R x R``.
 
 Hole masks are scaled conservatively: a pixel of the network's input counts as observed only
 if no hole pixel contributes to it, and hole pixels are zeroed before scaling, so the
@@ -37,12 +49,38 @@ __all__ = [
     "check_strategy",
     "plan_windows",
     "window_to_model",
+    "window_to_native",
     "model_to_window",
+    "NATIVE_MAX_SIDE",
+    "NATIVE_SCALE",
+    "resolve_native_max_side",
     "STRATEGIES",
 ]
 
-Strategy = Literal["auto", "resize", "crop"]
-STRATEGIES = ("auto", "resize", "crop")
+Strategy = Literal["auto", "resize", "crop", "native"]
+STRATEGIES = ("auto", "resize", "crop", "native")
+#: The longest side a window runs at natively by default, in multiples of the training size ``R``;
+#: larger windows are scaled down to it first. Chosen on the demo's validation photos at long side
+#: 768: 2R scored best (hole PSNR 17.76 dB; 1R 17.29, 1.5R 17.61, 3R 17.60, 4R 17.41, 6R 17.22).
+NATIVE_SCALE = 2
+#: The default never exceeds this side (time and memory grow linearly with the pixels: 2048 px of
+#: the 128x128 demo model take about 2 GB on the CPU).
+NATIVE_MAX_SIDE = 2048
+
+
+def resolve_native_max_side(resolution: int, max_side: int | None = None) -> int:
+    """The longest side a native window runs at: ``max_side``, or by default ``NATIVE_SCALE * R`` (at most ``NATIVE_MAX_SIDE``).
+
+    Raises:
+        InvalidInputError: ``max_side`` is not a positive integer.
+    """
+    if max_side is None:
+        return min(NATIVE_SCALE * resolution, NATIVE_MAX_SIDE)
+    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
+        raise InvalidInputError(f"native_max_side must be a positive number of pixels or None, got {max_side!r}")
+    return max_side
+
+
 #: Weight above which a hole pixel's contribution makes a scaled pixel a hole. Zero: the resize
 #: weights are non-negative and the hole map is exactly 0 away from holes, so any positive value
 #: means a hole pixel contributed (a tolerance would let small holes vanish when shrinking a lot).
@@ -78,10 +116,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Plan:
-    """The strategy actually used and its windows (``(top, left, height, width)`` in image pixels)."""
+    """The strategy actually used and its windows (``(top, left, height, width)`` in image pixels).
 
-    strategy: Literal["resize", "crop"]
+    ``native``: the windows run at their own resolution (:func:`window_to_native`), not scaled to
+    ``R x R`` (:func:`window_to_model`).
+    """
+
+    strategy: Literal["resize", "crop", "native"]
     windows: tuple[Window, ...]
+    native: bool = False
 
 
 def _square_around(box: Window, side: int, height: int, width: int) -> Window:
@@ -127,25 +170,38 @@ def check_strategy(strategy: str, margin: float) -> None:
         raise InvalidInputError(f"crop margin must be a finite number >= 0, got {margin!r}")
 
 
-def plan_windows(hole: torch.Tensor, resolution: int, strategy: str = "auto", margin: float = 0.5) -> Plan:
+def plan_windows(
+    hole: torch.Tensor, resolution: int, strategy: str = "auto", margin: float = 0.5, *, native: bool = False
+) -> Plan:
     """Choose the windows for one ``(H, W)`` bool hole map (True = fill).
 
+    Args:
+        native: the model runs at any size (feed-forward only): ``"auto"`` then prefers
+            ``"native"`` to ``"resize"``, and crop windows run at their own resolution.
+
     Raises:
-        InvalidInputError: unknown ``strategy`` or a negative ``margin``.
+        InvalidInputError: unknown ``strategy``, a negative ``margin``, or ``"native"`` for a
+            model that cannot run at any size.
     """
     check_strategy(strategy, margin)
+    if strategy == "native" and not native:
+        raise InvalidInputError(
+            'strategy="native" needs a feed-forward-only model (paths="feedforward"); a model with the inversion '
+            'path has a fixed-size StyleGAN2: use "auto", "resize" or "crop"'
+        )
     height, width = int(hole.shape[-2]), int(hole.shape[-1])
-    whole = Plan("resize", (Window(0, 0, height, width),))
-    if strategy == "resize" or not bool(hole.any()):
+    full = (Window(0, 0, height, width),)
+    whole = Plan("native", full, native=True) if native and strategy != "resize" else Plan("resize", full)
+    if strategy in ("resize", "native") or not bool(hole.any()):
         return whole
     windows = _crop_windows(hole.cpu().numpy(), resolution, margin)
     if strategy == "crop":
-        return Plan("crop", tuple(windows))
+        return Plan("crop", tuple(windows), native=native)
     covered = np.zeros((height, width), dtype=bool)
     for w in windows:
         covered[w.top : w.bottom, w.left : w.right] = True
     if max(height, width) > resolution and covered.mean() < 0.5:
-        return Plan("crop", tuple(windows))
+        return Plan("crop", tuple(windows), native=native)
     return whole
 
 
@@ -203,8 +259,47 @@ def window_to_model(
     return image, known, _Geometry(window, size, (pad_top, pad_left))
 
 
+def window_to_native(
+    rgb: torch.Tensor, hole: torch.Tensor, window: Window, multiple: int, max_side: int = NATIVE_MAX_SIDE
+) -> tuple[torch.Tensor, torch.Tensor, _Geometry]:
+    """Cut ``window`` out of one image and make the network's input at the window's own resolution.
+
+    The window (scaled down first if its longer side exceeds ``max_side``) is padded by reflection
+    (replication where it is too small to reflect) to sides that are multiples of ``multiple``,
+    at least ``2 * multiple`` (see :attr:`DualPathNet.size_multiple`); the hole map is padded
+    the same way.
+
+    Args:
+        rgb: ``(3, H, W)`` float in [0, 1].
+        hole: ``(H, W)`` bool, True = fill.
+
+    Returns:
+        ``(image (3, h', w') in [-1, 1], known (1, h', w') in {0, 1}, geometry)``.
+    """
+    w = window
+    crop = rgb[:, w.top : w.bottom, w.left : w.right]
+    hole_crop = hole[w.top : w.bottom, w.left : w.right].to(crop.dtype)[None]
+    crop = crop * (1.0 - hole_crop)  # the content under the holes never reaches the network
+    size = (w.height, w.width)
+    both = torch.cat([crop, hole_crop])[None]
+    if max(size) > max_side:
+        scale = max_side / max(size)
+        size = (max(1, min(max_side, round(w.height * scale))), max(1, min(max_side, round(w.width * scale))))
+        both = _resize(both, size)
+        both[:, 3:] = (both[:, 3:] > _LEAK_TOLERANCE).to(both.dtype)
+    padded = [max(2 * multiple, math.ceil(side / multiple) * multiple) for side in size]
+    pad_top, pad_left = (padded[0] - size[0]) // 2, (padded[1] - size[1]) // 2
+    pads = (pad_left, padded[1] - size[1] - pad_left, pad_top, padded[0] - size[0] - pad_top)
+    if any(pads):
+        mode = "reflect" if max(pads[:2]) < size[1] and max(pads[2:]) < size[0] else "replicate"
+        both = F.pad(both, pads, mode=mode)
+    known = 1.0 - both[0, 3:]
+    image = (both[0, :3] * 2.0 - 1.0) * known
+    return image, known, _Geometry(window, size, (pad_top, pad_left))
+
+
 def model_to_window(fill: torch.Tensor, geometry: _Geometry) -> torch.Tensor:
-    """The network's ``(3, R, R)`` output in [-1, 1] -> ``(3, height, width)`` in [0, 1] for its window."""
+    """The network's ``(3, R, R)`` (or padded native) output in [-1, 1] -> ``(3, height, width)`` in [0, 1] for its window."""
     (h, w), (top, left) = geometry.scaled, geometry.pad
     x = fill[None, :, top : top + h, left : left + w].float()
     x = _resize(x, (geometry.window.height, geometry.window.width))[0]

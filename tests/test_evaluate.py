@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 
 from dpinpaint import Inpainter, get_preset
 from dpinpaint.cli import main
-from dpinpaint.errors import InvalidInputError
+from dpinpaint.errors import BackendUnavailableError, InvalidInputError
 from dpinpaint.evaluate import evaluate, format_table, prepare_image
 
 GROUPS = ["0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%"]
@@ -32,6 +33,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         Image.fromarray((smooth + noise).clip(0, 255).astype(np.uint8)).save(folder / f"img{i}.png")
     (root / "data" / "broken.png").write_bytes(b"not an image")
     return root
+
+
+def _untimed(columns: dict[str, dict[str, float | None]]) -> dict[str, dict[str, float | None]]:
+    """A method's columns without the (wall-clock) time."""
+    return {c: {k: v for k, v in m.items() if k != "time_ms"} for c, m in columns.items()}
 
 
 def test_prepare_image_crops_the_centre_and_resizes(tmp_path: Path) -> None:
@@ -60,8 +66,11 @@ def test_evaluate_model_and_baselines(setup: Path, tmp_path: Path) -> None:
     assert len(result.scores) == 3 * 6 * 4  # methods x groups x images (the broken file is skipped)
     text = (out / "report.md").read_text()
     assert "| metric | " + " | ".join([*GROUPS, "average"]) + " |" in text
-    for row in ("l1 (%)", "SSIM", "PSNR", "FID"):
+    for row in ("l1 (%)", "SSIM", "PSNR", "hole PSNR", "FID", "time (ms/image)"):
         assert text.count(f"| {row}") == 3
+    for col in result.table["opencv-telea"].values():  # the fill alone scores lower than the whole image
+        assert col["hole_psnr"] is not None and col["psnr"] is not None and col["hole_psnr"] < col["psnr"]
+        assert col["time_ms"] is not None and col["time_ms"] >= 0
     assert "mask" in text and "seed 0" in text and "dpinpaint" in text
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert len(rows) == 72 and {r["method"] for r in rows} == set(methods)
@@ -73,7 +82,7 @@ def test_evaluate_model_and_baselines(setup: Path, tmp_path: Path) -> None:
             assert grid.size == (3 * 64, 3 * 64)  # masked | output | ground truth, 3 worst rows
     again = evaluate(tmp_path / "again", setup / "data", baselines=["opencv-telea"], num=4, size=64,
                      compute_fid=False, progress=False)  # fmt: skip
-    assert again.table["opencv-telea"] == result.table["opencv-telea"]  # seeded masks: same numbers
+    assert _untimed(again.table["opencv-telea"]) == _untimed(result.table["opencv-telea"])  # seeded masks
 
 
 def test_feedforward_only_model_reports_no_inversion(setup: Path, tmp_path: Path) -> None:
@@ -126,3 +135,73 @@ def test_fid_is_reported_with_the_eval_extra(setup: Path, tmp_path: Path) -> Non
     fid = result.table["opencv-telea"]["20-30%"]["fid"]
     assert fid is not None and fid > 0 and result.table["opencv-telea"]["average"]["fid"] == pytest.approx(fid)
     assert "| FID ↓ | n/a" not in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_long_side_scores_photos_as_users_meet_them(setup: Path, tmp_path: Path) -> None:
+    """Photos keep their aspect (90x120 here), scaled to the long side or kept at their own size."""
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(tmp_path / "ff")
+    ff = str(tmp_path / "ff")
+    result = evaluate(tmp_path / "r", setup / "data", model=ff, baselines=["opencv-telea"], num=2, long_side=60,
+                      groups=[(0.1, 0.2), (0.3, 0.4)], compute_fid=False, progress=False)  # fmt: skip
+    assert {s.size for s in result.scores} == {"60x45"}
+    full = evaluate(tmp_path / "f", setup / "data", model=ff, num=2, long_side="native", native_max_side=1000,
+                    groups=[(0.1, 0.2)], compute_fid=False, progress=False)  # fmt: skip
+    assert json.loads((tmp_path / "f" / "report.json").read_text())["meta"]["native_max_side"] == 1000
+    assert {s.size for s in full.scores} == {"120x90"}
+    assert list(result.table[ff]) == ["10-20%", "30-40%", "average"]
+    for s in result.scores:  # every generated mask falls in its group at the photo's own size
+        lo, hi = (0.1, 0.2) if s.group == "10-20%" else (0.3, 0.4)
+        assert lo <= s.hole_ratio <= hi and math.isfinite(s.hole_psnr)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["meta"]["long_side"] == 60 and report["meta"]["strategy"] == "auto"
+    assert report["meta"]["image_sizes"] == ["60x45"] and report["meta"]["size"] is None
+    assert "scaled to a long side of 60 px" in (tmp_path / "r" / "report.md").read_text()
+    native = evaluate(tmp_path / "n", setup / "data", baselines=["opencv-ns"], num=2, long_side="native",
+                      groups=[(0.1, 0.2)], compute_fid=False, worst=2, progress=False)  # fmt: skip
+    assert {s.size for s in native.scores} == {"120x90"}
+    with Image.open(tmp_path / "n" / "worst" / "opencv-ns.png") as grid:
+        assert grid.size == (3 * 120, 2 * 90)
+    with pytest.raises(InvalidInputError, match="long side"):
+        evaluate(tmp_path / "x", setup / "data", baselines=["opencv-ns"], long_side=0)
+
+
+@pytest.mark.parametrize(("kind", "lo", "hi"), [("scratch", 0.005, 0.015), ("text", 0.05, 0.095)])
+def test_scratch_and_text_masks_are_one_column(setup: Path, tmp_path: Path, kind: str, lo: float, hi: float) -> None:
+    result = evaluate(tmp_path / "r", setup / "data", baselines=["opencv-telea"], num=3, long_side="native",
+                      masks=kind, compute_fid=False, progress=False)  # fmt: skip
+    assert list(result.table["opencv-telea"]) == [kind, "average"]
+    assert len(result.scores) == 3 and all(lo <= s.hole_ratio <= hi for s in result.scores)
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["meta"]["mask_seed"] == 0
+
+
+def test_skimage_biharmonic_baseline(setup: Path, tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    result = evaluate(tmp_path / "r", setup / "data", baselines=["skimage-biharmonic", "opencv-telea"], num=2,
+                      size=48, groups=[(0.1, 0.2)], compute_fid=False, progress=False)  # fmt: skip
+    bi, telea = result.table["skimage-biharmonic"]["10-20%"], result.table["opencv-telea"]["10-20%"]
+    assert bi["hole_psnr"] is not None and bi["hole_psnr"] > 15  # smooth images: a smooth fill does well
+    assert bi["hole_psnr"] != telea["hole_psnr"]
+
+
+def test_skimage_biharmonic_without_scikit_image_says_what_to_install(
+    setup: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    monkeypatch.setitem(sys.modules, "skimage.restoration", None)
+    with pytest.raises(BackendUnavailableError, match="pip install scikit-image"):
+        evaluate(tmp_path / "r", setup / "data", baselines=["skimage-biharmonic"], num=1, compute_fid=False,
+                 progress=False)  # fmt: skip
+    assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_cli_evaluate_long_side_and_mask_kind(setup: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["evaluate", "--data", str(setup / "data"), "-o", str(tmp_path / "r"), "--baseline", "opencv-telea"]
+    argv += ["--num", "1", "--long-side", "native", "--mask-kind", "text", "--no-fid", "--native-max-side", "512"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| metric | text | average |" in out and "| hole PSNR ↑ |" in out and "at their own size" in out
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--data", str(setup / "data"), "-o", str(tmp_path / "x"), "--long-side", "big"])
+    assert "positive number of pixels or 'native'" in capsys.readouterr().err

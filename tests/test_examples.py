@@ -100,3 +100,45 @@ def test_demo_training_photos_refuse_a_held_out_photo(tmp_path: Path) -> None:
         gather.check_disjoint([other, copy], [held])
     assert {pkg for pkg, _ in gather.HELDOUT_PHOTOS} == {"skimage", "sklearn", "matplotlib"}
     assert not {name for _, name in gather.HELDOUT_PHOTOS} & {p.rsplit("/", 1)[-1] for p in gather.OPENCV_PHOTOS}
+
+
+def _photo(path: Path, seed: int, size: tuple[int, int] = (300, 200)) -> Path:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (4, 6, 3)).astype(np.uint8)  # blocky, so thumbnails differ a lot
+    Image.fromarray(small).resize(size, Image.Resampling.NEAREST).save(path)
+    return path
+
+
+def test_demo_photos_split_by_photo_keeping_near_duplicates_together(tmp_path: Path) -> None:
+    gather = _gather_module()
+    held = _photo(tmp_path / "held.png", 99)
+    look_alike = tmp_path / "look_alike.jpg"
+    with Image.open(held) as im:
+        im.resize((150, 100)).save(look_alike, quality=85)
+    items = [("opencv-doc", _photo(tmp_path / f"cv{i}.png", i)) for i in range(3)]
+    items += [("pkg", _photo(tmp_path / f"p{i}.png", 10 + i)) for i in range(30)]
+    twin = tmp_path / "p0_twin.jpg"
+    with Image.open(tmp_path / "p0.png") as im:
+        im.resize((240, 160)).save(twin, quality=90)
+    items += [("other", twin), ("pkg", look_alike)]
+    split = gather.split_photos(items, [held])
+    assert split == gather.split_photos(items, [held])  # deterministic
+    assert all(split[p] == "train" for pkg, p in items if pkg == "opencv-doc")
+    assert split[twin] == split[tmp_path / "p0.png"]  # a near-duplicate follows its first look-alike
+    assert split[look_alike].startswith("dropped (looks like the held-out held.png")
+    shares = [split[p] for pkg, p in items if pkg == "pkg" and p != look_alike]
+    assert 0 < shares.count("validation") < len(shares)  # both splits get photos
+    assert gather.photo_name("scribus-template", "/usr/share/scribus/templates/br2/moon.jpg") == (
+        "scribus-template_br2_moon.jpg"
+    )
+
+
+def test_demo_training_crops_of_a_folder(tmp_path: Path) -> None:
+    gather = _gather_module()
+    (tmp_path / "photos").mkdir()
+    for i in range(2):
+        _photo(tmp_path / "photos" / f"a{i}.png", i, (400, 300))
+    summary = gather.gather_crops(tmp_path / "photos", tmp_path / "crops", 64, 3, 0.3, 0)
+    files = sorted((tmp_path / "crops").iterdir())
+    assert summary["images"] == len(files) == 6
+    assert all(Image.open(f).size == (64, 64) for f in files)

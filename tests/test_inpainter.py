@@ -376,3 +376,53 @@ def test_batch_size_auto_and_explicit(inp: Inpainter) -> None:
             Inpainter(inp.model, batch_size=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="batch_size"):
         next(inp.inpaint_batch([_image(8, 8)], np.ones((8, 8), bool), batch_size=0, progress=False))
+
+
+# -- native resolution (feed-forward-only models) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def ff_inp() -> Inpainter:
+    inp = Inpainter.from_config(dpinpaint.get_preset("tiny").replace(paths="feedforward"), seed=2)
+    with torch.no_grad():  # the attention's scales start at 0; give them weight so the attention matters
+        inp.model.generator.attention.gamma.fill_(0.5)
+        inp.model.generator.attention.alpha.fill_(0.5)
+    return inp
+
+
+def test_auto_runs_a_feedforward_model_at_the_image_s_own_resolution(ff_inp: Inpainter) -> None:
+    image, mask = _image(150, 230), _mask(150, 230, [(20, 30, 60, 150), (100, 10, 30, 30)])
+    result = ff_inp.inpaint(image, mask, return_details=True, native_max_side=256)
+    assert result.strategy == ["native"]
+    assert result.generated.shape == (1, 3, 152, 232)  # padded to multiples of 64 / 8, not scaled
+    out = np.asarray(result.image)
+    assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
+    assert not np.array_equal(out[mask > 0], image[mask > 0])
+    assert np.array_equal(out, np.asarray(ff_inp.inpaint(image, mask, strategy="native", native_max_side=256)))
+    default = ff_inp.inpaint(image, mask, return_details=True)  # at most 2R = 128 on the long side
+    assert default.strategy == ["native"] and default.generated.shape == (1, 3, 88, 128)
+    assert np.array_equal(np.asarray(default.image)[mask == 0], image[mask == 0])
+    with pytest.raises(InvalidInputError, match="native_max_side"):
+        ff_inp.inpaint(image, mask, native_max_side=0)
+    resized = ff_inp.inpaint(image, mask, strategy="resize", return_details=True)
+    assert resized.strategy == ["resize"] and resized.generated.shape == (1, 3, 64, 64)
+
+
+def test_native_is_refused_for_a_model_with_the_inversion_path(inp: Inpainter) -> None:
+    with pytest.raises(InvalidInputError, match="feed-forward-only"):
+        inp.inpaint(_image(80, 80), _mask(80, 80, [(10, 10, 20, 20)]), strategy="native")
+
+
+def test_native_crop_windows_and_batches_of_different_sizes(ff_inp: Inpainter) -> None:
+    big, mask = _image(300, 400, seed=1), _mask(300, 400, [(20, 20, 10, 10), (200, 300, 90, 60)])
+    result = ff_inp.inpaint(big, mask, strategy="crop", return_details=True, native_max_side=1000)
+    assert result.strategy == ["crop"] and len(result.windows) == 2
+    sizes = {tuple(t.shape[-2:]) for t in result.generated}
+    assert len(sizes) == 2  # each window at its own resolution (a list: the sizes differ)
+    assert np.array_equal(np.asarray(result.image)[mask == 0], big[mask == 0])
+    images = [_image(70, 90, seed=3), big, _image(64, 64, seed=4)]
+    masks = [_mask(70, 90, [(5, 5, 30, 30)]), mask, _mask(64, 64, [(0, 0, 64, 20)])]
+    kwargs = {"strategy": "native", "native_max_side": 1000}
+    batched = list(ff_inp.inpaint_batch(images, masks, batch_size=4, progress=False, **kwargs))
+    for image, m, out in zip(images, masks, batched, strict=True):
+        alone = np.asarray(ff_inp.inpaint(image, m, **kwargs))
+        assert np.array_equal(np.asarray(out), alone)
+        assert np.array_equal(np.asarray(out)[m == 0], image[m == 0])

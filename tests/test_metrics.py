@@ -19,6 +19,7 @@ from dpinpaint.metrics import (
     fid,
     fid_from_features,
     frechet_distance,
+    hole_psnr,
     psnr,
     relative_l1,
     ssim,
@@ -300,3 +301,29 @@ def test_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 def test_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(InvalidInputError):
         InceptionFeatures(**kwargs)
+
+
+# -- hole PSNR ---------------------------------------------------------------------------------------
+def test_hole_psnr_scores_only_the_hole() -> None:
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    hole = np.zeros((20, 30), bool)
+    hole[5:10, 5:15] = True
+    out = gt.copy()
+    out[hole] = np.clip(gt[hole].astype(int) + 10, 0, 255).astype(np.uint8)
+    err = (out[hole].astype(float) - gt[hole]) ** 2
+    assert hole_psnr(gt, out, hole) == pytest.approx(10 * np.log10(255**2 / err.mean()))
+    assert hole_psnr(gt, out, hole) < psnr(gt, out)  # the whole image dilutes the error
+    noisy_outside = out.copy()
+    noisy_outside[~hole] = 0
+    assert hole_psnr(gt, noisy_outside, hole) == hole_psnr(gt, out, hole)
+    assert hole_psnr(gt, gt, hole) == math.inf
+    assert hole_psnr(gt[..., 0], out[..., 0], hole) > 0  # grey images too
+
+
+def test_hole_psnr_errors() -> None:
+    gt = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(InvalidInputError, match="empty"):
+        hole_psnr(gt, gt, np.zeros((4, 4), bool))
+    with pytest.raises(InvalidInputError, match="shape"):
+        hole_psnr(gt, gt, np.ones((4, 5), bool))

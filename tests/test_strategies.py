@@ -1,4 +1,4 @@
-"""Windows (resize / crop / auto) and the scaling between image windows and the network's R x R input."""
+"""Windows (resize / crop / native / auto) and the scaling between image windows and the network's input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dpinpaint.errors import InvalidInputError
-from dpinpaint.strategies import Plan, Window, model_to_window, plan_windows, window_to_model
+from dpinpaint.strategies import (
+    Plan,
+    Window,
+    model_to_window,
+    plan_windows,
+    resolve_native_max_side,
+    window_to_model,
+    window_to_native,
+)
 
 
 def _hole(h: int, w: int, *boxes: tuple[int, int, int, int]) -> torch.Tensor:
@@ -315,3 +323,86 @@ def test_one_column_windows_keep_their_rows(h: int, w: int, resolution: int) -> 
     back = model_to_window(image, geometry)
     assert back.shape == (3, h, w)
     assert (back[0, :, 0] - rgb[0, :, 0]).abs().max().item() < 2.0 / min(h, sh) + 1e-6
+
+
+# -- native resolution (feed-forward-only models) ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("shape", "boxes"),
+    [((64, 64), [(10, 10, 5, 5)]), ((90, 90), [(0, 0, 3, 3)]), ((1000, 1000), [(0, 0, 900, 900)]), ((300, 450), [])],
+)
+def test_auto_runs_whole_images_natively_when_the_model_can(
+    shape: tuple[int, int], boxes: list[tuple[int, int, int, int]]
+) -> None:
+    hole = _hole(*shape, *boxes)
+    assert plan_windows(hole, 64, "auto").strategy == "resize"
+    plan = plan_windows(hole, 64, "auto", native=True)
+    assert plan == Plan("native", (Window(0, 0, *shape),), native=True)
+    assert plan_windows(hole, 64, "native", native=True) == plan
+    assert plan_windows(hole, 64, "resize", native=True) == plan_windows(hole, 64, "resize")
+
+
+def test_crop_keeps_small_holes_local_and_native() -> None:
+    hole = _hole(1000, 1000, (100, 100, 5, 5), (900, 20, 3, 3))
+    plan = plan_windows(hole, 64, "auto", native=True)
+    assert plan.strategy == "crop" and plan.native
+    assert plan.windows == plan_windows(hole, 64, "crop").windows
+    assert plan_windows(hole, 64, "crop", native=True).native
+    assert not plan_windows(hole, 64, "crop").native
+
+
+def test_native_needs_a_model_that_runs_at_any_size() -> None:
+    with pytest.raises(InvalidInputError, match="feed-forward-only"):
+        plan_windows(_hole(64, 64, (1, 1, 2, 2)), 64, "native")
+
+
+@pytest.mark.parametrize(("h", "w", "multiple"), [(300, 450, 16), (37, 20, 8), (64, 64, 16), (5, 200, 16), (1, 1, 8)])
+def test_native_windows_keep_their_resolution_and_are_reflect_padded(h: int, w: int, multiple: int) -> None:
+    rgb = torch.rand(3, h, w)
+    hole = torch.rand(h, w) < 0.3
+    image, known, geometry = window_to_native(rgb, hole, Window(0, 0, h, w), multiple)
+    ph, pw = image.shape[-2:]
+    assert ph % multiple == 0 == pw % multiple and ph >= max(h, 2 * multiple) and pw >= max(w, 2 * multiple)
+    assert ph - h < max(multiple, 2 * multiple - h + 1) and pw - w < max(multiple, 2 * multiple - w + 1)
+    assert geometry.scaled == (h, w)
+    top, left = geometry.pad
+    inner = known[0, top : top + h, left : left + w] == 0
+    assert torch.equal(inner, hole)  # the window's own pixels: no scaling, holes exactly the holes
+    assert set(known.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(image * (1 - known), torch.zeros_like(image))  # nothing under any hole, padding included
+    k = ~hole
+    assert torch.allclose(image[:, top : top + h, left : left + w][:, k], rgb[:, k] * 2 - 1, atol=1e-6)
+    if 0 < left and ph - h < h and pw - w < w:  # reflect padding: image and hole map mirrored together
+        assert torch.equal(image[:, :, left - 1], image[:, :, left + 1])
+        assert torch.equal(known[:, :, left - 1], known[:, :, left + 1])
+    back = model_to_window(image, geometry)
+    assert back.shape == (3, h, w)
+    assert torch.allclose(back[:, k], rgb[:, k], atol=1e-6)  # no resampling on the way back
+
+
+def test_native_hole_content_never_reaches_the_network() -> None:
+    rgb, hole = torch.rand(3, 70, 50), _hole(70, 50, (0, 0, 10, 50), (30, 20, 5, 5))
+    other = rgb.clone()
+    other[:, hole] = torch.rand(3, int(hole.sum()))
+    a, b = (
+        window_to_native(rgb, hole, Window(0, 0, 70, 50), 16),
+        window_to_native(other, hole, Window(0, 0, 70, 50), 16),
+    )
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_native_windows_larger_than_max_side_are_scaled_down() -> None:
+    h, w = 300, 500
+    rgb, hole = torch.rand(3, h, w), _hole(h, w, (100, 100, 1, 1))
+    image, known, geometry = window_to_native(rgb, hole, Window(0, 0, h, w), 16, max_side=200)
+    assert geometry.scaled == (120, 200)
+    assert image.shape[-2:] == (128, 208)
+    assert (known == 0).any()  # a one-pixel hole survives the shrinking
+    assert model_to_window(image, geometry).shape == (3, h, w)
+
+
+def test_native_max_side_defaults_to_twice_the_training_size() -> None:
+    assert resolve_native_max_side(128) == 256 and resolve_native_max_side(1024) == 2048  # capped
+    assert resolve_native_max_side(128, 777) == 777
+    for bad in (0, -5, 1.5, True, "big"):
+        with pytest.raises(InvalidInputError, match="native_max_side"):
+            resolve_native_max_side(128, bad)  # type: ignore[arg-type]

@@ -77,6 +77,19 @@ class DualPathNet(nn.Module):
             self.stylegan.eval()
         return self
 
+    @property
+    def size_multiple(self) -> int | None:
+        """What the input's height and width must be multiples of when any size runs, else None.
+
+        A feed-forward-only model has no fixed-size StyleGAN2: it runs at any size whose sides
+        are multiples of its total stride (``R / 8``: 16 for a 128x128 model) and at least twice
+        it (the instance norms need more than one value at the 8x8 level), e.g. a window at its own
+        resolution. A model with the inversion path needs ``R x R``.
+        """
+        if self.config.uses_inversion:
+            return None
+        return self.config.resolution // 8
+
     # -- the two paths, usable on their own ----------------------------------------------------
     def invert(self, masked: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Learned inversion: ``E_s(I_m, M) + w_avg`` -> W+ ``(B, n_latent, w_dim)``."""
@@ -105,8 +118,9 @@ class DualPathNet(nn.Module):
         """Inpaint a batch.
 
         Args:
-            image: ``(B, 3, R, R)`` in [-1, 1] (pixels where ``known == 0`` are ignored).
-            known: ``(B, 1, R, R)``, exactly 0 (missing) or 1 (observed).
+            image: ``(B, 3, R, R)`` in [-1, 1] (pixels where ``known == 0`` are ignored); for a
+                feed-forward-only model ``(B, 3, H, W)`` with sides multiples of :attr:`size_multiple`.
+            known: ``(B, 1, H, W)`` like ``image``, exactly 0 (missing) or 1 (observed).
             latent: optional W+ code ``(B, n_latent, w_dim)`` to use instead of ``E_s``'s
                 (e.g. from optimisation-based inversion).
             noise_mode: noise of ``G_s``; ``"const"`` keeps inference deterministic.
@@ -149,7 +163,14 @@ class DualPathNet(nn.Module):
             raise InvalidInputError("image and known must be torch tensors")
         if image.dim() != 4 or image.shape[1] != 3:
             raise InvalidInputError(f"image must have shape (B, 3, {r}, {r}), got {tuple(image.shape)}")
-        if tuple(image.shape[2:]) != (r, r):
+        multiple = self.size_multiple
+        if multiple is not None:
+            if any(side < 2 * multiple or side % multiple for side in image.shape[2:]):
+                raise InvalidInputError(
+                    f"image is {image.shape[2]}x{image.shape[3]}, but this feed-forward model needs sides that are "
+                    f"multiples of {multiple}, at least {2 * multiple}; pad first (Inpainter.inpaint does this for any size)"
+                )
+        elif tuple(image.shape[2:]) != (r, r):
             raise InvalidInputError(
                 f"image is {image.shape[2]}x{image.shape[3]} but this model works at {r}x{r}; resize or crop "
                 "first (Inpainter.inpaint does this for any size)"
@@ -158,9 +179,10 @@ class DualPathNet(nn.Module):
             raise InvalidInputError("image is an empty batch (B = 0); pass at least one image")
         if not image.is_floating_point():
             raise InvalidInputError(f"image must be a floating-point tensor in [-1, 1], got dtype {image.dtype}")
-        if tuple(known.shape) != (image.shape[0], 1, r, r):
+        if tuple(known.shape) != (image.shape[0], 1, *image.shape[2:]):
             raise InvalidInputError(
-                f"known must have shape ({image.shape[0]}, 1, {r}, {r}) (1 = observed, 0 = missing), "
+                f"known must have shape ({image.shape[0]}, 1, {image.shape[2]}, {image.shape[3]}) "
+                "(1 = observed, 0 = missing), "
                 f"got {tuple(known.shape)}"
             )
         if not torch.isfinite(image).all():

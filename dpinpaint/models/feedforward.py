@@ -43,6 +43,7 @@ __all__ = [
     "OutputLayer",
     "ResBlock",
     "ShortLongTermAttention",
+    "bounded_grid",
     "self_attention",
 ]
 
@@ -117,6 +118,14 @@ def self_attention(x: torch.Tensor, query: nn.Module) -> tuple[torch.Tensor, tor
     return (x.flatten(2) @ attention.transpose(1, 2)).view(b, c, h, w), attention
 
 
+def bounded_grid(height: int, width: int, max_tokens: int) -> tuple[int, int]:
+    """The largest ``(h, w)`` with ``h * w <= max_tokens`` and about the aspect of ``height x width``."""
+    scale = (max_tokens / (height * width)) ** 0.5
+    h = max(1, min(height, int(height * scale)))
+    w = max(1, min(width, max_tokens // h))  # a side clamped to 1 leaves its budget to the other
+    return max(1, min(h, max_tokens // w)), w
+
+
 class ShortLongTermAttention(nn.Module):
     """PICNet's short+long-term attention: ``(f_g, f_e, known) -> (B, C, H, W)``.
 
@@ -126,12 +135,16 @@ class ShortLongTermAttention(nn.Module):
     Both scales start at 0. ``picnet=True`` builds PICNet's fuse block (``ResBlock(2C, C, C)``,
     no norm, slope 0.01) and resizes ``known`` bilinearly; ``False`` the legacy one (instance
     norm, slope ``negative_slope``, hidden width ``2C``) with area resizing. ``known`` may be
-    given at any size; it is resized to ``f_g``'s.
+    given at any size; it is resized to ``f_g``'s. On a map of more than ``max_tokens``
+    positions (a window larger than the training size), keys and values are averaged down to at
+    most ``max_tokens`` positions (aspect kept, see :func:`bounded_grid`); queries keep the full
+    resolution, so time and memory grow linearly with the pixels.
     """
 
-    def __init__(self, channels: int, negative_slope: float = 0.1, picnet: bool = True) -> None:
+    def __init__(self, channels: int, negative_slope: float = 0.1, picnet: bool = True, max_tokens: int = 0) -> None:
         super().__init__()
         self.picnet = picnet
+        self.max_tokens = max_tokens  # 0 = unbounded (exact attention at any size)
         self.query = nn.Conv2d(channels, max(1, channels // 4), 1)
         self.gamma = nn.Parameter(torch.zeros(1))
         self.alpha = nn.Parameter(torch.zeros(1))
@@ -141,15 +154,26 @@ class ShortLongTermAttention(nn.Module):
             self.fuse = ResBlock(2 * channels, channels, norm=True, negative_slope=negative_slope)
 
     def forward(self, f_g: torch.Tensor, f_e: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = f_g.shape
+        b, c, h, w = f_g.shape
         if tuple(known.shape[-2:]) != (h, w):
             if self.picnet:  # PICNet's task.scale_img
                 known = F.interpolate(known, size=(h, w), mode="bilinear", align_corners=True)
             else:
                 known = F.interpolate(known, size=(h, w), mode="area")
-        short, attention = self_attention(f_g, self.query)
+        if self.max_tokens and h * w > self.max_tokens:
+            # Larger than the training grid (native-resolution inference): every position still
+            # queries, but keys and values come from the maps averaged down to <= max_tokens positions.
+            size = bounded_grid(h, w, self.max_tokens)
+            pooled = F.adaptive_avg_pool2d(f_g, size)
+            q, keys = self.query(f_g).flatten(2), self.query(pooled).flatten(2)  # (B, C/4, N), (B, C/4, M)
+            attention = torch.softmax(q.transpose(1, 2) @ keys, dim=-1)  # (B, N, M)
+            short = (pooled.flatten(2) @ attention.transpose(1, 2)).view(b, c, h, w)
+            f_e_kv = F.adaptive_avg_pool2d(f_e, size).flatten(2)
+        else:
+            short, attention = self_attention(f_g, self.query)
+            f_e_kv = f_e.flatten(2)
         out = self.gamma * short + f_g
-        context = (f_e.flatten(2) @ attention.transpose(1, 2)).view(b, -1, h, w)
+        context = (f_e_kv @ attention.transpose(1, 2)).view(b, -1, h, w)
         context = self.alpha * (1 - known) * context + known * f_e
         return self.fuse(torch.cat([out, context], dim=1))
 
@@ -194,13 +218,16 @@ class FeedForwardEncoder(nn.Module):
                 *(ResBlock(c8, c8, negative_slope=slope) for _ in range(ff.bottleneck_blocks))
             )
             self.prior = ResBlock(c8, ff.latent_channels, negative_slope=slope, hidden=c8)
+        self.resolution = config.resolution
 
     def forward(self, masked: torch.Tensor, known: torch.Tensor) -> dict[int, torch.Tensor]:
         x = torch.cat([masked, known], dim=1)
         feats = {}
+        r = self.resolution  # keys are the nominal resolutions; a larger input has larger maps
         for block in self.blocks:
             x = block(x)
-            feats[x.shape[-1]] = x
+            r //= 2
+            feats[r] = x
         if self.picnet:
             feats[LATENT] = self.prior(self.infer_prior(x))
         return feats
@@ -244,7 +271,8 @@ class FeedForwardGenerator(nn.Module):
             else:
                 self.blocks[str(r)] = OutputLayer(c_in, slope, norm=not picnet)
         if ff.attention_resolution:
-            self.attention = ShortLongTermAttention(dec(ff.attention_resolution), slope, picnet=picnet)
+            grid = ff.attention_resolution
+            self.attention = ShortLongTermAttention(dec(grid), slope, picnet=picnet, max_tokens=grid * grid)
 
     def forward(
         self,

@@ -1,28 +1,38 @@
-"""Gather the photos that train and test the bundled ``demo`` model; no network needed.
+"""Gather the photos that train, validate and test the bundled ``demo`` model; no network needed.
 
-Two sets, kept apart on purpose:
+Three sets, kept apart on purpose:
 
-- ``train``: the natural photographs among the sample images of Debian's ``opencv-doc`` package
-  (``apt-get install opencv-doc``; they land in ``/usr/share/doc/opencv-doc/examples``),
-  augmented into square crops at the model's resolution: random scales (a crop side between
-  ``--min-scale`` and 1 times the photo's short side), random positions and random horizontal
-  flips, ``--crops`` per photo, written as PNG.
+- ``photos``: photographs shipped by Debian packages (``PACKAGE_PHOTOS``: install them with
+  ``apt-get install`` + the package names), split **by photo** into ``train`` and ``validation``
+  deterministically (a hash of each photo's package and path; the ``opencv-doc`` photos always
+  go to ``train``: the current demo learned from them, so they cannot validate it), copied
+  unchanged with a ``photos.json`` manifest (package, source path, size, split). Near-duplicates
+  (same 16x16 thumbnail within a tolerance) stay together in one split, and a photo that looks
+  like a held-out one is left out. Desktop wallpaper and background packages are never used.
+- ``crops``: training crops of a folder of photos (``photos``' ``train`` split) at ``--size``
+  (256 by default): random scales (a crop side between ``--min-scale`` and 1 times the photo's
+  short side), positions and horizontal flips, ``--crops`` per photo, written as PNG.
 - ``heldout``: the sample photographs shipped inside scikit-image, scikit-learn and matplotlib
   (``pip install scikit-image scikit-learn matplotlib``), copied unchanged. They are the demo's
-  test set and never reach training: ``train`` refuses to run if any training photo looks like a
-  held-out one (same 16x16 thumbnail within a small tolerance).
+  test set and never reach training or validation.
+- ``train`` (the recipe of the shipped weights up to now): crops of the ``opencv-doc`` photos only.
 
-Usage (the exact commands that made the shipped weights are in ``docs/demo.md``)::
+Usage::
 
-    python examples/demo/gather_photos.py train ~/demo-data/train --crops 100 --seed 0
-    python examples/demo/gather_photos.py heldout ~/demo-data/heldout
+    apt-get install opencv-doc palapeli-data tuxpaint-data scribus-template qtbase5-examples
+    apt-get install libirrlicht-doc gimp-data libvips-doc digikam-data kphotoalbum visp-images-data
+    python examples/demo/gather_photos.py photos /work/demo-data          # train/ validation/ photos.json
+    python examples/demo/gather_photos.py crops /work/demo-data/train /work/demo-data/crops-256 --size 256
+    python examples/demo/gather_photos.py heldout /work/demo-data/heldout
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -89,6 +99,108 @@ OPENCV_PHOTOS = (
     "text/scenetext_segmented_word05.jpg",
     "ximgproc/stanford.png",
 )
+
+#: Photographs of other Debian packages: package -> absolute paths. Chosen by eye from every image
+#: of at least 256 px in ~30 candidate packages (apt-cache search for photo, texture, examples,
+#: data, doc packages of image libraries and games); left out: drawings, logos, icons, renders
+#: (game skyboxes and cube maps, POV-Ray scenes), screenshots, text, processed variants
+#: (ImageMagick's and GEGL's filtered copies of one photo), letterboxed photos, Krita's and
+#: digiKam's pattern tiles and everything under 256 px on its short side.
+PACKAGE_PHOTOS: dict[str, tuple[str, ...]] = {
+    "palapeli-data": tuple(
+        f"/usr/share/palapeli/collection/{n}.jpg"
+        for n in (
+            "castle-maintenon",
+            "cincinnati-bridge",
+            "citrus-fruits",
+            "european-honey-bee",
+            "panther-chameleon-female",
+        )
+    ),
+    "tuxpaint-data": tuple(
+        f"/usr/share/tuxpaint/templates/{n}.jpg"
+        for n in (
+            "burnt_bark",
+            "cliff",
+            "corn_maze",
+            "jellyfish",
+            "lighthouse",
+            "mossy_log",
+            "mudstone",
+            "ocean_splash",
+            "ocean_waves",
+            "redwoods_above",
+            "rocks",
+            "sheep",
+            "spiders_web",
+            "sun_behind_clouds",
+            "sun_behind_leaves",
+            "trees_above",
+            "trees_at_dusk",
+            "wool_mill_machine",
+        )
+    ),
+    "scribus-template": tuple(
+        f"/usr/share/scribus/templates/{n}"
+        for n in (
+            "br2/nature.jpg",
+            "br2/sunset.jpg",
+            "br2/moon.jpg",
+            "br2/halfmoon.jpg",
+            "br2/brightness.jpg",
+            "cal2/moon.jpg",
+            "menu2/pizza.jpg",
+            "nl1-bw/kites-bw.png",
+        )
+    ),
+    "qtbase5-examples": tuple(
+        f"/usr/lib/x86_64-linux-gnu/qt5/examples/widgets/{n}"
+        for n in (
+            "graphicsview/weatheranchorlayout/images/place.jpg",
+            "painting/affine/bg1.jpg",
+            "painting/composition/flower.jpg",
+        )
+    ),
+    "libirrlicht-doc": tuple(
+        f"/usr/share/doc/libirrlicht-dev/media/{n}.jpg" for n in ("rockwall", "wall", "detailmap3")
+    ),
+    "gimp-data": ("/usr/share/gimp/2.0/scripts/images/beavis.jpg", "/usr/share/gimp/2.0/scripts/images/texture.jpg"),
+    "libvips-doc": ("/usr/share/gtk-doc/html/libvips/owl.jpg",),
+    "digikam-data": ("/usr/share/digikam/about/images/body-background.jpg",),
+    "kphotoalbum": tuple(
+        f"/usr/share/kphotoalbum/demo/{n}.jpg"
+        for n in (
+            "anne_helene",
+            "bar55",
+            "bar55_2",
+            "blackie",
+            "cold_water",
+            "donna",
+            "donna_2",
+            "grand_canyon_1",
+            "grand_canyon_2",
+            "grand_canyon_3",
+            "jesper",
+            "jesper_2",
+            "new_wave_1",
+            "new_wave_2",
+            "pool",
+            "pool_2",
+            "skagen",
+            "skagen_2",
+            "snow",
+            "spiff",
+            "spiff_2",
+            "sunset",
+            "wayne",
+        )
+    ),
+    "visp-images-data": (
+        "/usr/share/visp-images-data/ViSP-images/Solvay/Solvay_conference_1927_Version2_2126x1463.jpg",
+    ),
+}
+#: Share of the photos (outside opencv-doc) that validate; the rest train.
+VALIDATION_SHARE = 0.35
 
 #: Held-out photographs: (package, file under its sample-data folder). Left out: synthetic
 #: images (chessboards, colour patches, logos, the phantom, the horse silhouette), a
@@ -208,6 +320,84 @@ def gather_heldout(output: Path) -> dict:
     return {"photos": len(HELDOUT_PHOTOS)}
 
 
+def photo_name(package: str, path: str) -> str:
+    """A unique file name: the package, then the path's last two parts (``scribus-template_br2_moon.jpg``)."""
+    return package + "_" + "_".join(Path(path).parts[-2:])
+
+
+def gathered_photos() -> list[tuple[str, Path]]:
+    """``(package, path)`` of every photo: the opencv-doc ones, then ``PACKAGE_PHOTOS``."""
+    items = [("opencv-doc", OPENCV_EXAMPLES / p) for p in OPENCV_PHOTOS]
+    items += [(pkg, Path(p)) for pkg, paths in PACKAGE_PHOTOS.items() for p in paths]
+    missing = sorted({pkg for pkg, p in items if not p.is_file()})
+    if missing:
+        raise SystemExit(f"photos not found; install their packages: apt-get install {' '.join(missing)}")
+    return items
+
+
+def _hash_share(key: str) -> float:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+
+
+def split_photos(items: list[tuple[str, Path]], heldout: list[Path], tolerance: float = 6.0) -> dict[Path, str]:
+    """``path -> "train" | "validation" | "dropped (looks like <held-out photo>)"``.
+
+    Near-duplicates (thumbnails within ``tolerance`` mean grey levels) form one group and share a
+    split: that of the group's first member (opencv-doc: train; otherwise validation when the hash
+    of its package and path falls under ``VALIDATION_SHARE``).
+    """
+    held = [(h, thumbnail(open_rgb(h))) for h in heldout]
+    thumbs = {p: thumbnail(open_rgb(p)) for _, p in items}
+    split: dict[Path, str] = {}
+    first_of: list[tuple[Path, np.ndarray]] = []  # group leaders
+    for pkg, path in items:
+        thumb = thumbs[path]
+        clash = next((h for h, t in held if float(np.abs(thumb - t).mean()) < tolerance), None)
+        if clash is not None:
+            split[path] = f"dropped (looks like the held-out {clash.name})"
+            continue
+        leader = next((p for p, t in first_of if float(np.abs(thumb - t).mean()) < tolerance), None)
+        if leader is not None:
+            split[path] = split[leader]
+            continue
+        first_of.append((path, thumb))
+        share = _hash_share(f"{pkg}/{path}")
+        split[path] = "train" if pkg == "opencv-doc" or share >= VALIDATION_SHARE else "validation"
+    return split
+
+
+def gather_photos(output: Path) -> dict:
+    items = gathered_photos()
+    split = split_photos(items, heldout_paths())
+    manifest = []
+    for pkg, path in items:
+        entry = {"package": pkg, "source": str(path), "split": split[path]}
+        if split[path] in ("train", "validation"):
+            folder = output / split[path]
+            folder.mkdir(parents=True, exist_ok=True)
+            name = photo_name(pkg, str(path))
+            shutil.copyfile(path, folder / name)
+            with Image.open(path) as im:
+                entry.update({"file": f"{split[path]}/{name}", "width": im.width, "height": im.height})
+        manifest.append(entry)
+    (output / "photos.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    counts = {s: sum(1 for e in manifest if e["split"] == s) for s in ("train", "validation")}
+    return {**counts, "dropped": len(manifest) - sum(counts.values()), "packages": sorted({p for p, _ in items})}
+
+
+def gather_crops(source: Path, output: Path, size: int, crops: int, min_scale: float, seed: int) -> dict:
+    """``crops`` augmented crops at ``size`` of every photo in ``source`` (sorted), for training."""
+    photos = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not photos:
+        raise SystemExit(f"no photos in {source}")
+    output.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for path in photos:
+        for k, crop in enumerate(augment(open_rgb(path), size, crops, min_scale, rng)):
+            crop.save(output / f"{path.stem}_{k:03d}.png")
+    return {"photos": len(photos), "images": len(photos) * crops, "size": size, "seed": seed, "min_scale": min_scale}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="set", required=True)
@@ -217,11 +407,24 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--crops", type=int, default=100, help="crops per photo")
     train.add_argument("--min-scale", type=float, default=0.3, help="smallest crop side, as a share of the short side")
     train.add_argument("--seed", type=int, default=0)
+    photos = sub.add_parser("photos", help="photographs of Debian packages, split into train/ and validation/")
+    photos.add_argument("output", type=Path)
+    crops = sub.add_parser("crops", help="multi-scale training crops of a folder of photos")
+    crops.add_argument("source", type=Path)
+    crops.add_argument("output", type=Path)
+    crops.add_argument("--size", type=int, default=256, help="side of the crops (default 256)")
+    crops.add_argument("--crops", type=int, default=50, help="crops per photo")
+    crops.add_argument("--min-scale", type=float, default=0.3, help="smallest crop side, as a share of the short side")
+    crops.add_argument("--seed", type=int, default=0)
     held = sub.add_parser("heldout", help="the scikit-image / scikit-learn / matplotlib sample photos, unchanged")
     held.add_argument("output", type=Path)
     args = parser.parse_args(argv)
     if args.set == "train":
         summary = gather_train(args.output, args.size, args.crops, args.min_scale, args.seed)
+    elif args.set == "photos":
+        summary = gather_photos(args.output)
+    elif args.set == "crops":
+        summary = gather_crops(args.source, args.output, args.size, args.crops, args.min_scale, args.seed)
     else:
         summary = gather_heldout(args.output)
     print(json.dumps({"set": args.set, "output": str(args.output), **summary}))
