@@ -39,7 +39,10 @@ def dpinpaint_commands(code: str) -> list[list[str]]:
         lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
         lexer.whitespace_split, lexer.commenters = True, "#"
         words: list[str] = []
-        for token in [*lexer, ";"]:
+        tokens = list(lexer)
+        while tokens and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", tokens[0]):  # VAR=value before a command
+            tokens.pop(0)
+        for token in [*tokens, ";"]:
             if token and set(token) <= set("&|;<>()"):  # an operator ends the command: keep it if it is dpinpaint
                 if words and words[0] == "dpinpaint":
                     commands.append(words[1:])
@@ -104,6 +107,7 @@ def test_a_broken_snippet_is_caught(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(args)
     assert dpinpaint_commands("pip install . && dpinpaint list --cached | head -1") == [["list", "--cached"]]
+    assert dpinpaint_commands("OMP_NUM_THREADS=1 dpinpaint env --json > env.json") == [["env", "--json"]]
     with pytest.raises(SyntaxError):
         ast.parse("inp = Inpainter.from_pretrained('demo'\n")
     assert not hasattr(importlib.import_module("dpinpaint"), "NoSuchName")
