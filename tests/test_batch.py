@@ -322,7 +322,8 @@ def test_save_image_keeps_exif_icc_dpi_and_alpha(tmp_path: Path) -> None:
     im.info.update({"exif": exif.tobytes(), "icc_profile": _srgb(), "dpi": (300, 300)})
     for ext in (".png", ".webp", ".tif"):
         path = tmp_path / f"a{ext}"
-        assert save_image(im, path) == []
+        notes = save_image(im, path)
+        assert notes == [] if ext != ".webp" else (len(notes) == 1 and "re-encoded as WEBP (lossy)" in notes[0])
         with Image.open(path) as back:
             back.load()
             assert back.mode == "RGBA"
@@ -337,7 +338,7 @@ def test_save_image_keeps_exif_icc_dpi_and_alpha(tmp_path: Path) -> None:
 def test_save_image_jpeg_notes_and_conversions(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (8, 8), (10, 200, 30, 0))
     notes = save_image(rgba, tmp_path / "a.jpg")
-    assert len(notes) == 1 and "alpha dropped" in notes[0]
+    assert len(notes) == 2 and "alpha dropped" in notes[0] and "re-encoded as JPEG (lossy)" in notes[1]
     with Image.open(tmp_path / "a.jpg") as back:
         assert back.mode == "RGB"
     # Mode "1" becomes grey, not RGB.
