@@ -18,10 +18,12 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
 from .errors import (
@@ -41,6 +43,7 @@ __all__ = [  # the registry's names too, for code that imports them from here
     "bundled_folder",
     "call_with_deadline",
     "check_revision",
+    "endpoint_reachable",
     "hub_deadline",
     "list_models",
     "unpublished_message",
@@ -238,6 +241,10 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
     where = f"{repo_id}" + (f"@{revision}" if revision else "") + f" on {constants.ENDPOINT}"
     offline = kwargs["local_files_only"] or constants.HF_HUB_OFFLINE
     cache = kwargs["cache_dir"] or constants.HF_HUB_CACHE
+    if not offline and not endpoint_reachable(constants.ENDPOINT):
+        # No network: take the cached copy, or fail now rather than after huggingface_hub's
+        # five retries (about 30 s of "Retrying in 8s" lines).
+        kwargs = {**kwargs, "local_files_only": True}
     deadline = hub_deadline()
     try:
         return str(
@@ -349,6 +356,28 @@ def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:
     if not ok:
         raise value
     return value  # type: ignore[no-any-return]
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+def endpoint_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub endpoint's host opens within ``timeout`` seconds.
+
+    True whenever a proxy is configured (the host need not be reachable directly then) or the
+    address cannot be parsed: the check only spares the retries of a machine with no network.
+    """
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return True
+    parts = urlsplit(endpoint)
+    if not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:  # no route, refused, name not resolved, timed out
+        return False
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -162,13 +162,26 @@ def test_a_cut_download_never_loads_as_a_model(
     assert np.array_equal(_output(loaded, sample), _output(Inpainter.from_pretrained(models["seed1"]), sample))
 
 
-def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_unreachable_endpoint_fails_fast_or_uses_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """No network: a cached model loads, an uncached one fails at once (no retries, no sleeps)."""
+    import time
+
     with FakeHub() as server:
-        endpoint = server.endpoint
-    patch_hub_endpoint(monkeypatch, endpoint, tmp_path / "cache", timeout=2)  # nothing listens there now
+        patch_hub_endpoint(monkeypatch, server.endpoint, tmp_path / "cache", timeout=2)
+        server.add_repo(REPO, models["seed1"])
+        expected = _output(Inpainter.from_pretrained(REPO), sample)  # cached while online
+    # Nothing listens at the endpoint now.
+    assert np.array_equal(_output(Inpainter.from_pretrained(REPO), sample), expected)
+    start = time.monotonic()
+    with pytest.raises(HubConnectionError, match=r"could not reach .* not in the cache"):
+        Inpainter.from_pretrained("acme/never-downloaded")
+    assert time.monotonic() - start < 5  # huggingface_hub's retries alone would take about 30 s
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # behind a proxy the probe stands aside
     skip_retry_sleeps(monkeypatch)
     with pytest.raises(HubConnectionError, match=r"could not reach|failed"):
-        Inpainter.from_pretrained(REPO)
+        Inpainter.from_pretrained("acme/never-downloaded")
 
 
 def test_unpublished_names_fail_at_once_without_the_network(hub: FakeHub, models: dict[str, Path]) -> None:
