@@ -16,15 +16,10 @@ import cv2
 import numpy as np
 
 from .errors import BackendUnavailableError, InvalidInputError
+from .options import BASELINES
 
 __all__ = ["BASELINES", "inpaint_baseline", "check_baselines"]
 
-#: name -> what it runs (for reports).
-BASELINES: dict[str, str] = {
-    "opencv-telea": "cv2.inpaint, INPAINT_TELEA, radius 3",
-    "opencv-ns": "cv2.inpaint, INPAINT_NS, radius 3",
-    "skimage-biharmonic": "skimage.restoration.inpaint_biharmonic, channel_axis=-1",
-}
 _RADIUS = 3
 
 

@@ -12,13 +12,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .batch import Record
 from .config import ModelConfig, get_preset, list_presets
-from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError
-from .strategies import STRATEGIES
+from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError, ModelNotFoundError
+from .options import STRATEGIES
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .batch import Record
 
 __all__ = ["main", "build_parser"]
 
@@ -488,8 +490,7 @@ def _long_side(text: str) -> int | str:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .baselines import BASELINES
-    from .eval_masks import EVAL_MASK_KINDS
+    from .options import BASELINES, EVAL_MASK_KINDS
 
     p = sub.add_parser(
         "evaluate",
@@ -669,7 +670,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .hub import list_models
+    from .registry import list_models
 
     if not args.cached:
         for model in list_models():
@@ -786,9 +787,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_unpublished(model: Any) -> None:
+    """Fail before anything heavy is loaded when ``--model`` names a model that is not published yet."""
+    from .registry import PRETRAINED, unpublished_message
+
+    known = PRETRAINED.get(model) if isinstance(model, str) else None
+    if known is not None and not known.bundled and not known.published and not Path(model).is_dir():
+        raise ModelNotFoundError(unpublished_message(known))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _refuse_unpublished(getattr(args, "model", None))
         return int(args.func(args))
     except DPInpaintError as exc:
         print(f"dpinpaint: error: {exc}", file=sys.stderr)

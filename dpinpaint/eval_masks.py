@@ -18,13 +18,12 @@ import cv2
 import numpy as np
 
 from .errors import InvalidInputError
-from .masks import MASK_KINDS, generate_mask
+from .masks import generate_mask
+from .options import DAMAGE_KINDS, EVAL_MASK_KINDS, MASK_KINDS
 
 __all__ = ["EVAL_MASK_KINDS", "DAMAGE_KINDS", "group_mask", "scratch_mask", "text_mask", "damage_mask"]
 
 #: Kinds with one mask per hole-ratio group, and kinds with their own natural ratio.
-DAMAGE_KINDS = ("scratch", "text")
-EVAL_MASK_KINDS = (*MASK_KINDS, *DAMAGE_KINDS)
 SCRATCH_RATIO = (0.008, 0.012)
 TEXT_RATIO = (0.06, 0.09)
 _WORDS = ("SAMPLE", "(c) 2024", "PROOF", "DRAFT", "COPYRIGHT", "PREVIEW", "Photo 2019", "DO NOT COPY", "studio")

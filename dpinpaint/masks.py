@@ -36,6 +36,7 @@ import torch
 
 from .errors import InvalidInputError
 from .image_io import LUMA_WEIGHTS, open_image_file, read_image
+from .options import MASK_KINDS
 
 __all__ = [
     "read_mask",
@@ -128,8 +129,6 @@ def hole_fraction(hole: torch.Tensor) -> float:
 HOLE_GROUPS: tuple[tuple[float, float], ...] = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 """The hole-ratio groups of the paper's Table 1 (fractions, ``[lo, hi)``; the first is ``(0, hi)``)."""
 
-MASK_KINDS: tuple[str, ...] = ("irregular", "regular")
-"""Kinds :func:`generate_mask` draws."""
 
 _DEFAULT_RATIO = (HOLE_GROUPS[0][0], HOLE_GROUPS[-1][1])  # ratio=None: anywhere in Table 1's range
 _GROUP_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*-\s*(\d+(?:\.\d*)?|\.\d+)\s*%?$")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import CONFIG_NAME, weights_name
 from .errors import CheckpointError, ModelNotFoundError
 
 __all__ = ["PretrainedModel", "PRETRAINED", "bundled_folder", "list_models", "unpublished_message"]
@@ -81,6 +80,8 @@ def bundled_folder(name: str) -> Path:
     if model is None or not model.bundled:
         bundled = [m.name for m in PRETRAINED.values() if m.bundled]
         raise ModelNotFoundError(f"{name!r} is not a bundled model; bundled: {', '.join(bundled)}")
+    from .checkpoint import CONFIG_NAME, weights_name  # torch: only when a bundled folder is needed
+
     folder = _BUNDLED_ROOT / name
     missing = [f for f in (CONFIG_NAME, weights_name(None)) if not (folder / f).is_file()]
     if missing:

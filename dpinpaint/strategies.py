@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InvalidInputError
+from .options import STRATEGIES
 
 __all__ = [
     "Strategy",
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 Strategy = Literal["auto", "resize", "crop", "native"]
-STRATEGIES = ("auto", "resize", "crop", "native")
 #: The longest side a window runs at natively by default, in multiples of the training size ``R``;
 #: larger windows are scaled down to it first. Chosen on the demo's validation photos at long side
 #: 768: 2R scored best (hole PSNR 17.76 dB; 1R 17.29, 1.5R 17.61, 3R 17.60, 4R 17.41, 6R 17.22).

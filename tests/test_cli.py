@@ -323,3 +323,25 @@ def test_default_workers_use_only_cores_torch_leaves_free(monkeypatch: pytest.Mo
     for cores, expected in ((2, 0), (1, 0), (3, 1), (8, 4), (None, 0)):
         monkeypatch.setattr(cli.os, "cpu_count", lambda c=cores: c)
         assert cli._default_workers() == expected
+
+
+def test_start_up_and_early_errors_do_not_load_torch(tmp_path: Path) -> None:
+    """`import dpinpaint`, `--version`, `list` and an unpublished `--model` need no torch (about 0.1 s, not 2-3 s)."""
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        import dpinpaint
+        from dpinpaint.cli import main
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            assert main(["list"]) == 0
+            status = main(["inpaint", "a.png", "--mask", "m.png", "-o", "out", "--model", "ffhq-256"])
+        assert status == 2 and "not published yet" in err.getvalue(), err.getvalue()
+        assert "torch" not in sys.modules, "torch was imported"
+        assert dpinpaint.__version__ and "torch" not in sys.modules
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
