@@ -12,10 +12,12 @@ import statistics
 import time
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from dpinpaint.config import ModelConfig
 from dpinpaint.device import resolve_device, resolve_dtype
 
 
@@ -104,3 +106,30 @@ def print_environment(device: torch.device, dtype: torch.dtype | None = None) ->
     env = environment(device, dtype)
     print("env: " + json.dumps(env), flush=True)
     return env
+
+
+def write_training_assets(root: Path, config: ModelConfig, images: int) -> Path | None:
+    """Random-weight StyleGAN2 (when ``config`` has the inversion path) and ``images`` random photos under ``root``.
+
+    Returns the StyleGAN2 checkpoint folder (None for a feed-forward-only config); the photos go
+    to ``root / "data"``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from dpinpaint.convert import save_stylegan2_checkpoint
+    from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+
+    r = config.resolution
+    torch.manual_seed(0)
+    stylegan2 = None
+    if config.uses_inversion:
+        g = StyleGAN2Generator(config.stylegan)
+        g.update_w_avg(num_samples=1000)
+        save_stylegan2_checkpoint(root / "sg", g, StyleGAN2Discriminator(config.stylegan))
+        stylegan2 = root / "sg"
+    (root / "data").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(images):
+        Image.fromarray(rng.integers(0, 256, (r, r, 3), dtype=np.uint8)).save(root / "data" / f"{i:03d}.png")
+    return stylegan2

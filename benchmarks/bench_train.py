@@ -25,19 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
 from dpinpaint import get_preset
-from dpinpaint.convert import save_stylegan2_checkpoint
 from dpinpaint.device import resolve_device
-from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import add_device_arguments, print_environment, synchronize
+from bench_common import add_device_arguments, print_environment, synchronize, write_training_assets
 
 
 def main() -> None:
@@ -54,22 +48,11 @@ def main() -> None:
     device = resolve_device(args.device)
     print_environment(device)
     config = get_preset(args.preset)
-    r = config.resolution
     stages = (1, 2) if config.uses_inversion else (2,)
     times: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        torch.manual_seed(0)
-        stylegan2 = None
-        if config.uses_inversion:
-            g = StyleGAN2Generator(config.stylegan)
-            g.update_w_avg(num_samples=1000)
-            save_stylegan2_checkpoint(root / "sg", g, StyleGAN2Discriminator(config.stylegan))
-            stylegan2 = root / "sg"
-        (root / "data").mkdir()
-        rng = np.random.default_rng(0)
-        for i in range(args.images):
-            Image.fromarray(rng.integers(0, 256, (r, r, 3), dtype=np.uint8)).save(root / "data" / f"{i:03d}.png")
+        stylegan2 = write_training_assets(root, config, args.images)
         for repeat in range(args.repeats):
             for precision in args.precision:
                 for stage in stages:

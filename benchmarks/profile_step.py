@@ -24,18 +24,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import add_device_arguments, device_and_dtype, print_environment, synchronize
+from bench_common import add_device_arguments, device_and_dtype, print_environment, synchronize, write_training_assets
 from bench_forward import make_inputs
 
 from dpinpaint import DualPathNet, get_preset
-from dpinpaint.convert import save_stylegan2_checkpoint
-from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.trainer import Trainer
 
@@ -104,20 +100,9 @@ def profile_forward(args: argparse.Namespace, device: torch.device, dtype: torch
 
 def profile_train(args: argparse.Namespace, device: torch.device) -> None:
     config = get_preset(args.preset)
-    r = config.resolution
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        torch.manual_seed(0)
-        stylegan2 = None
-        if config.uses_inversion:
-            g = StyleGAN2Generator(config.stylegan)
-            g.update_w_avg(num_samples=1000)
-            save_stylegan2_checkpoint(root / "sg", g, StyleGAN2Discriminator(config.stylegan))
-            stylegan2 = root / "sg"
-        (root / "data").mkdir()
-        rng = np.random.default_rng(0)
-        for i in range(max(2 * args.train_batch, 8) + 2):
-            Image.fromarray(rng.integers(0, 256, (r, r, 3), dtype=np.uint8)).save(root / "data" / f"{i:03d}.png")
+        stylegan2 = write_training_assets(root, config, max(2 * args.train_batch, 8) + 2)
         stage = args.stage if config.uses_inversion else 2
         steps = 1 + args.steps
         tc = TrainConfig(model=config, batch_size=args.train_batch, workers=args.workers, test_count=2,
