@@ -300,12 +300,35 @@ def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = N
         )
     if fmt == "JPEG":
         kwargs["subsampling"] = 0 if quality >= 90 else -1
-    atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, image))
+    atomic_write(
+        path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, fmt, image)
+    )
     return notes
 
 
-def _check_image(path: str, written: Image.Image) -> None:
-    """Decode the file just written: a truncated file (a full disk that the encoder did not report) raises."""
+#: The bytes a whole file of these formats ends with (JPEG's EOI marker, PNG's IEND chunk).
+_TRAILERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
+def _check_image(path: str, fmt: str, written: Image.Image) -> None:
+    """Check that the file just written is whole: a full disk that the encoder did not report raises.
+
+    JPEG and PNG files must end with their end marker and a WebP file must be as long as its RIFF
+    header says (cheap: no decoding on the hot path); other formats are decoded.
+    """
+    if fmt in _TRAILERS or fmt == "WEBP":
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 16))
+            tail = fh.read()
+        if fmt in _TRAILERS:
+            whole = tail.endswith(_TRAILERS[fmt])
+        else:
+            whole = head[:4] == b"RIFF" and int.from_bytes(head[4:8], "little") + 8 == size
+        if not whole:
+            raise OSError(errno.EIO, f"the written {fmt} file is incomplete ({size} bytes); is the disk full?")
+        return
     try:
         with Image.open(path) as im:
             im.load()

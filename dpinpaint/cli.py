@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ModelConfig, get_preset, list_presets
-from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError, ModelNotFoundError
+from .errors import DPInpaintError, DPInpaintWarning, InvalidInputError
 from .options import STRATEGIES
 from .version import __version__
 
@@ -789,11 +789,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _refuse_unpublished(model: Any) -> None:
     """Fail before anything heavy is loaded when ``--model`` names a model that is not published yet."""
-    from .registry import PRETRAINED, unpublished_message
+    from .registry import require_published
 
-    known = PRETRAINED.get(model) if isinstance(model, str) else None
-    if known is not None and not known.bundled and not known.published and not Path(model).is_dir():
-        raise ModelNotFoundError(unpublished_message(known))
+    if isinstance(model, str) and not Path(model).is_dir():  # a checkpoint folder of that name wins
+        require_published(model)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from .errors import (
     ModelNotCachedError,
     ModelNotFoundError,
 )
-from .registry import PRETRAINED, PretrainedModel, bundled_folder, list_models, unpublished_message
+from .registry import PRETRAINED, PretrainedModel, bundled_folder, list_models, require_published, unpublished_message
 
 __all__ = [  # the registry's names too, for code that imports them from here
     "PretrainedModel",
@@ -48,7 +48,9 @@ __all__ = [  # the registry's names too, for code that imports them from here
     "list_models",
     "unpublished_message",
     "parse_model_id",
+    "require_published",
     "resolve_checkpoint",
+    "snapshot_commit",
     "upload_folder",
     "verify_cached_file",
 ]
@@ -173,8 +175,7 @@ def resolve_checkpoint(
         model = PRETRAINED[text]
         if model.repo_id is None:
             return _resolve_bundled(text, revision, variant)
-        if not model.published:
-            raise ModelNotFoundError(unpublished_message(model))
+        require_published(text)
         repo_id, pinned = model.repo_id, None
     else:
         repo_id, pinned = parse_model_id(text)
@@ -188,14 +189,18 @@ def resolve_checkpoint(
         "force_download": force_download,
     }
     config_path = Path(_download(text, repo_id, CONFIG_NAME, revision, kwargs))
-    commit = config_path.parent.name  # <cache>/models--org--name/snapshots/<commit>/config.json
-    pinned_revision = commit if re.fullmatch(r"[0-9a-f]{40}", commit) else revision
+    pinned_revision = snapshot_commit(config_path.parent) or revision
     weights = Path(_download(text, repo_id, weights_name(variant), pinned_revision, kwargs))
     if weights.parent != config_path.parent:  # a local_dir-style layout: keep both next to each other
         raise CheckpointError(f"{text}: config and weights were fetched into different folders ({config_path.parent})")
     for path in (config_path, weights):
         verify_cached_file(path, text)
     return config_path.parent
+
+
+def snapshot_commit(folder: Path) -> str | None:
+    """The commit of a Hub cache snapshot folder (``<cache>/models--org--name/snapshots/<commit>``), else None."""
+    return folder.name if re.fullmatch(r"[0-9a-f]{40}", folder.name) else None
 
 
 def verify_cached_file(path: Path, model: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
@@ -31,7 +30,7 @@ from .checkpoint import load_model, read_config, save_model
 from .config import ModelConfig, get_preset, list_presets
 from .device import resolve_device, resolve_dtype
 from .errors import DPInpaintWarning, InvalidInputError
-from .hub import PretrainedModel, resolve_checkpoint, upload_folder
+from .hub import PretrainedModel, resolve_checkpoint, snapshot_commit, upload_folder
 from .hub import list_models as _list_models
 from .image_io import ImageData, OutputType, read_image
 from .inversion import InversionConfig, initial_latent, optimize_latent
@@ -225,8 +224,7 @@ class Inpainter:
         dt = resolve_dtype(dtype, dev)
         model = load_model(folder, variant=variant, device=dev, dtype=dt)
         logger.info("loaded %s from %s", read_config(folder).name, folder)
-        commit = folder.name if re.fullmatch(r"[0-9a-f]{40}", folder.name) else None  # a Hub snapshot folder
-        return cls(model, device=dev, dtype=dt, name=os.fspath(name_or_path), revision=commit)  # type: ignore[arg-type]
+        return cls(model, device=dev, dtype=dt, name=os.fspath(name_or_path), revision=snapshot_commit(folder))  # type: ignore[arg-type]
 
     @classmethod
     def from_config(
@@ -510,7 +508,7 @@ class Inpainter:
         crop_margin: float = 0.5,
         native_max_side: int | None = None,
     ) -> _Job:
-        check_strategy(strategy, crop_margin)
+        check_strategy(strategy, crop_margin, native=self.model.size_multiple is not None)
         max_side = resolve_native_max_side(self.resolution, native_max_side)
         data = read_image(image)
         hole, mask_transposed = read_mask(
@@ -529,8 +527,6 @@ class Inpainter:
         hole = hole.expand(data.batch, -1, -1)
         job = _Job(data, hole, [], [], [], [])
         r, multiple = self.resolution, self.model.size_multiple
-        if strategy == "native" and multiple is None:
-            plan_windows(hole[0], r, strategy, crop_margin)  # raises with what to use instead
         for b in range(data.batch):
             fraction = float(hole[b].float().mean())
             if fraction == 0.0:

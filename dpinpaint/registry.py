@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import CheckpointError, ModelNotFoundError
 
-__all__ = ["PretrainedModel", "PRETRAINED", "bundled_folder", "list_models", "unpublished_message"]
+__all__ = ["PretrainedModel", "PRETRAINED", "bundled_folder", "list_models", "require_published", "unpublished_message"]
 
 #: Where bundled checkpoints live inside the installed package.
 _BUNDLED_ROOT = Path(__file__).resolve().parent / "pretrained"
@@ -100,3 +100,13 @@ def unpublished_message(model: PretrainedModel) -> str:
         f"(docs/training.md: `dpinpaint train --preset {model.name} ...`) and pass its final/ folder, or pass "
         f"another checkpoint folder or a Hub id 'org/name'; available by name: {available}"
     )
+
+
+def require_published(name: str) -> None:
+    """Raise :class:`~dpinpaint.errors.ModelNotFoundError` if ``name`` is a known model whose weights are not published.
+
+    Anything else (a bundled or published name, a folder, a Hub id) passes: it is resolved later.
+    """
+    model = PRETRAINED.get(name)
+    if model is not None and not model.bundled and not model.published:
+        raise ModelNotFoundError(unpublished_message(model))

@@ -162,12 +162,18 @@ def _window_side(box: Window, resolution: int, margin: float) -> int:
     return max(resolution, math.ceil(max(box.height, box.width) * (1.0 + 2.0 * margin)))
 
 
-def check_strategy(strategy: str, margin: float) -> None:
-    """Raise :class:`InvalidInputError` for an unknown ``strategy`` or a margin that is not a finite number >= 0."""
+def check_strategy(strategy: str, margin: float, *, native: bool = True) -> None:
+    """Raise :class:`InvalidInputError` for an unknown ``strategy``, a margin that is not a finite
+    number >= 0, or ``"native"`` when the model cannot run at any size (``native=False``)."""
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise InvalidInputError(f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}")
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not (margin >= 0 and math.isfinite(margin)):
         raise InvalidInputError(f"crop margin must be a finite number >= 0, got {margin!r}")
+    if strategy == "native" and not native:
+        raise InvalidInputError(
+            'strategy="native" needs a feed-forward-only model (paths="feedforward"); a model with the inversion '
+            'path has a fixed-size StyleGAN2: use "auto", "resize" or "crop"'
+        )
 
 
 def plan_windows(
@@ -183,12 +189,7 @@ def plan_windows(
         InvalidInputError: unknown ``strategy``, a negative ``margin``, or ``"native"`` for a
             model that cannot run at any size.
     """
-    check_strategy(strategy, margin)
-    if strategy == "native" and not native:
-        raise InvalidInputError(
-            'strategy="native" needs a feed-forward-only model (paths="feedforward"); a model with the inversion '
-            'path has a fixed-size StyleGAN2: use "auto", "resize" or "crop"'
-        )
+    check_strategy(strategy, margin, native=native)
     height, width = int(hole.shape[-2]), int(hole.shape[-1])
     full = (Window(0, 0, height, width),)
     whole = Plan("native", full, native=True) if native and strategy != "resize" else Plan("resize", full)
