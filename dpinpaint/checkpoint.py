@@ -23,6 +23,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -31,6 +32,9 @@ from .config import ModelConfig
 from .errors import CheckpointError, ConfigError
 from .files import atomic_write
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .models import DualPathNet
 
 __all__ = [
     "CONFIG_NAME",
@@ -203,14 +207,14 @@ def load_model(
     variant: str | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> nn.Module:
+) -> DualPathNet:
     """Build a :class:`~dpinpaint.DualPathNet` from a checkpoint folder, in eval mode.
 
     Raises:
         CheckpointError: the folder is not a checkpoint, the weights are missing, truncated,
             corrupted, or do not match ``config.json``.
     """
-    from .models import DualPathNet
+    from .models import DualPathNet  # here, not at the top: the models import this module
 
     folder = Path(folder)
     config = read_config(folder)

@@ -33,13 +33,14 @@ import numpy as np
 from PIL import Image
 
 from .baselines import BASELINES, check_baselines, inpaint_baseline
-from .batch import find_images
 from .errors import BackendUnavailableError, InvalidInputError
 from .eval_masks import DAMAGE_KINDS, EVAL_MASK_KINDS, damage_mask, group_mask
 from .eval_report import EvalResult, ImageScore, format_table, write_report
+from .files import find_images
 from .image_io import open_image_file
 from .masks import HOLE_GROUPS, group_label, group_of, hole_ratio, mask_set
 from .metrics import hole_psnr, psnr, relative_l1, ssim
+from .options import InpaintOptions
 from .train.data import prepare_image  # one implementation, shared with training
 
 __all__ = [
@@ -175,11 +176,12 @@ def evaluate(
     num: int = 100,
     seed: int = 0,
     baselines: Sequence[str] = (),
-    inversion: str = "learned",
-    steps: int = 1000,
+    options: InpaintOptions | None = None,
+    inversion: str | None = None,
+    steps: int | None = None,
     size: int | None = None,
     long_side: LongSide = None,
-    strategy: str = "auto",
+    strategy: str | None = None,
     native_max_side: int | None = None,
     worst: int = 8,
     compute_fid: bool = True,
@@ -199,8 +201,11 @@ def evaluate(
         size: the square resolution of the default protocol (default: the model's; 256 without a model).
         long_side: evaluate the photos as users meet them instead: scaled to this long side (never
             enlarged), or ``"native"`` for their own size.
-        strategy: the model's ``inpaint`` strategy (``"auto"``, as users get it by default).
-        native_max_side: the model's ``inpaint`` option of that name (None: its default, ``2 * R``).
+        options: the model's ``inpaint`` settings (:class:`~dpinpaint.options.InpaintOptions`;
+            default: its defaults, as users get them). Its ``seed`` re-draws the StyleGAN2 noise;
+            the masks' seed is ``seed``.
+        strategy, native_max_side, inversion, steps: override those fields of ``options``
+            (None: keep them).
         compute_fid: FID per group (needs the ``eval`` extra); ``n/a`` without it.
 
     Raises:
@@ -210,10 +215,10 @@ def evaluate(
     from tqdm.auto import tqdm
 
     from . import __version__
-    from .strategies import check_strategy
 
     check_baselines(list(baselines))
-    check_strategy(strategy, 0.5)
+    overrides = {"strategy": strategy, "native_max_side": native_max_side, "inversion": inversion, "steps": steps}
+    opts = InpaintOptions.build(options, **{k: v for k, v in overrides.items() if v is not None})
     if model is None and not baselines:
         raise InvalidInputError("nothing to evaluate: give --model and/or --baseline")
     if num < 1:
@@ -226,15 +231,12 @@ def evaluate(
         from .inpainter import Inpainter
 
         inp = Inpainter.from_pretrained(model, revision=revision, device=device)
-        inversion_config = inp._inversion_config(inversion, steps, 0.01, "l1")
+        opts = inp.options(opts)
         size = size or inp.resolution
 
         def run_model(images: list[np.ndarray], ms: list[np.ndarray]) -> Iterator[np.ndarray]:
             assert inp is not None
-            yield from inp.inpaint_batch(
-                images, ms, batch_size=batch_size, progress=False, strategy=strategy,
-                native_max_side=native_max_side, inversion=inversion_config.method, steps=inversion_config.steps,
-            )  # fmt: skip
+            yield from inp.inpaint_batch(images, ms, opts, batch_size=batch_size, progress=False)
 
         methods[model] = run_model
     for name in baselines:
@@ -295,10 +297,11 @@ def evaluate(
         "model": model,
         "revision": revision,
         # None without a model, "none" for a model without an inversion path (feed-forward only).
-        "inversion": None if inp is None else inversion if uses_inversion else "none",
-        "steps": steps if uses_inversion and inversion != "learned" else None,
-        "strategy": strategy if inp is not None else None,
-        "native_max_side": native_max_side if inp is not None else None,
+        "inversion": None if inp is None else opts.inversion.method if uses_inversion else "none",
+        "steps": opts.inversion.steps if uses_inversion and opts.inversion.method != "learned" else None,
+        "strategy": opts.strategy if inp is not None else None,
+        "native_max_side": opts.native_max_side if inp is not None else None,
+        "options": opts.to_dict() if inp is not None else None,
         "data": str(Path(data)),
         "images": len(images),
         "size": size if long_side is None else None,

@@ -1,14 +1,31 @@
-"""Writing files so that a killed process never leaves a truncated file under the final name."""
+"""Files: writing them so that a killed process never leaves a truncated file under the final name
+(:func:`atomic_write`), and finding the images among inputs and folders (:func:`find_images`)."""
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "TEMP_SUFFIX", "remove_stale_temporaries", "temporary_name"]
+from .errors import InvalidInputError
+
+__all__ = [
+    "atomic_write",
+    "TEMP_SUFFIX",
+    "remove_stale_temporaries",
+    "temporary_name",
+    "IMAGE_EXTENSIONS",
+    "is_image_file",
+    "find_images",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File extensions read as images (case-insensitive).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 #: Suffix of the temporary files :func:`atomic_write` creates (hidden: they start with a dot).
 TEMP_SUFFIX = ".dpinpaint-tmp"
@@ -131,3 +148,83 @@ def _lock(fd: int, *, blocking: bool) -> bool:
     except OSError:  # a file system without locks: behave as without them
         return True
     return True
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether ``path`` has an image extension (:data:`IMAGE_EXTENSIONS`) and is not hidden."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def find_images(
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    recursive: bool = False,
+    exclude_suffix: str | None = None,
+    exclude_dirs: Iterable[str | os.PathLike[str]] = (),
+    on_skip: Callable[[Path, str], None] | None = None,
+) -> list[tuple[Path, str]]:
+    """``(file, relative path)`` of every image among ``inputs`` (files, and the images in folders).
+
+    Folders are listed in sorted order (sub-folders with ``recursive``); a file named
+    directly is taken whatever its extension. Files whose stem ends with ``exclude_suffix``
+    (masks sitting next to their images), hidden files and files under ``exclude_dirs``
+    (the output folder, when it is strictly inside an input folder) are left out of folders.
+    What a folder holds but cannot be read is reported to ``on_skip(path, why)`` (default: a
+    logged warning), never dropped silently: folders that cannot be listed, symbolic links to
+    folders (not followed, so no loop), broken links and image names that are no regular file
+    (a FIFO, a socket).
+
+    Raises:
+        InvalidInputError: an input that does not exist.
+    """
+    excluded = [Path(d).resolve() for d in exclude_dirs]
+    if on_skip is None:
+        on_skip = _log_skip
+
+    found: list[tuple[Path, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            root = path.resolve()
+            # Only folders strictly inside this input: writing back into the input folder itself is allowed.
+            inside = [d for d in excluded if d != root and d.is_relative_to(root)]
+            for f in sorted(_folder_images(path, recursive, on_skip)):
+                if exclude_suffix and f.stem.endswith(exclude_suffix):
+                    continue
+                if inside and any(f.resolve().is_relative_to(d) for d in inside):
+                    continue
+                found.append((f, f.relative_to(path).as_posix()))
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise InvalidInputError(f"input {path} does not exist")
+    return found
+
+
+def _folder_images(folder: Path, recursive: bool, on_skip: Callable[[Path, str], None]) -> Iterator[Path]:
+    """The image files of ``folder`` (and its sub-folders), reporting what cannot be read."""
+
+    def unreadable(exc: OSError) -> None:
+        on_skip(Path(exc.filename or folder), f"cannot list this folder ({exc.strerror or exc})")
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable):
+        here = Path(dirpath)
+        for name in dirnames if recursive else ():
+            if (here / name).is_symlink():
+                on_skip(here / name, "a symbolic link to a folder, not followed (name it as an input to include it)")
+        for name in filenames:
+            f = here / name
+            if not is_image_file(f):
+                continue
+            if f.is_file():
+                yield f
+            elif f.is_symlink() and not f.exists():
+                on_skip(f, "a broken symbolic link")
+            else:
+                on_skip(f, "not a regular file (a FIFO, socket or device)")
+        if not recursive:
+            break
+
+
+def _log_skip(path: Path, why: str) -> None:
+    logger.warning("skipped %s: %s", path, why)

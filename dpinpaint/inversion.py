@@ -18,52 +18,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
-from .errors import InvalidInputError
 from .models import DualPathNet
+from .options import LOSSES, METHODS, InversionConfig
 
 __all__ = ["InversionConfig", "InversionTrace", "METHODS", "LOSSES", "initial_latent", "optimize_latent", "masked_loss"]
 
 logger = logging.getLogger(__name__)
-
-Method = Literal["learned", "optimize", "hybrid"]
-METHODS: tuple[str, ...] = ("learned", "optimize", "hybrid")
-LOSSES: tuple[str, ...] = ("l1", "l2")
-
-
-@dataclass(frozen=True)
-class InversionConfig:
-    """How to invert.
-
-    Attributes:
-        method: ``"learned"``, ``"optimize"`` or ``"hybrid"``.
-        steps: Adam steps for ``optimize`` / ``hybrid`` (the paper uses 1,000).
-        lr: Adam learning rate on the W+ latent.
-        loss: ``"l1"`` (default) or ``"l2"``: mean absolute / squared error of ``I_s`` against the
-            input over the known pixels, per image, in the [-1, 1] range.
-    """
-
-    method: Method = "learned"
-    steps: int = 1000
-    lr: float = 0.01
-    loss: Literal["l1", "l2"] = "l1"
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InvalidInputError(f"inversion must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
-            raise InvalidInputError(f"inversion steps must be an integer >= 0, got {self.steps!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 < self.lr < float("inf"):
-            raise InvalidInputError(f"inversion lr must be a positive number, got {self.lr!r}")
-        if self.loss not in LOSSES:
-            raise InvalidInputError(f"inversion loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}")
-
-    @property
-    def optimizes(self) -> bool:
-        return self.method != "learned" and self.steps > 0
 
 
 @dataclass

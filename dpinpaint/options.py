@@ -1,14 +1,44 @@
-"""Names of per-call inference options, in a module that imports nothing heavy (no torch).
+"""Per-call inference options, defined once, in a module that imports nothing heavy (no torch).
 
-The command line builds its argument choices from here before any model is loaded.
+:class:`InpaintOptions` is the one object every caller builds: :meth:`Inpainter.inpaint
+<dpinpaint.Inpainter.inpaint>` (its keyword arguments are overrides of it), ``inpaint_batch``,
+:class:`~dpinpaint.batch.BatchRunner`, :func:`~dpinpaint.evaluate.evaluate` and the command line
+(whose option defaults are read from :data:`DEFAULT_OPTIONS`). The command line also builds its
+argument choices from the name tuples here before any model is loaded.
 """
 
 from __future__ import annotations
 
-__all__ = ["STRATEGIES", "MASK_KINDS", "DAMAGE_KINDS", "EVAL_MASK_KINDS", "BASELINES"]
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "InpaintOptions",
+    "InpaintKwargs",
+    "InversionConfig",
+    "DEFAULT_OPTIONS",
+    "STRATEGIES",
+    "METHODS",
+    "LOSSES",
+    "MASK_KINDS",
+    "DAMAGE_KINDS",
+    "EVAL_MASK_KINDS",
+    "BASELINES",
+]
 
 #: How an image of any size meets the network (:mod:`dpinpaint.strategies`).
 STRATEGIES = ("auto", "resize", "crop", "native")
+Strategy = Literal["auto", "resize", "crop", "native"]
+
+#: GAN inversion methods (:mod:`dpinpaint.inversion`, the paper's Table 3) and their losses.
+METHODS: tuple[str, ...] = ("learned", "optimize", "hybrid")
+LOSSES: tuple[str, ...] = ("l1", "l2")
+Method = Literal["learned", "optimize", "hybrid"]
 
 #: Kinds of generated holes (:func:`dpinpaint.masks.generate_mask`).
 MASK_KINDS: tuple[str, ...] = ("irregular", "regular")
@@ -22,3 +52,157 @@ BASELINES: dict[str, str] = {
     "opencv-ns": "cv2.inpaint, INPAINT_NS, radius 3",
     "skimage-biharmonic": "skimage.restoration.inpaint_biharmonic, channel_axis=-1",
 }
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """How to invert (:mod:`dpinpaint.inversion`).
+
+    Attributes:
+        method: ``"learned"``, ``"optimize"`` or ``"hybrid"``.
+        steps: Adam steps for ``optimize`` / ``hybrid`` (the paper uses 1,000).
+        lr: Adam learning rate on the W+ latent.
+        loss: ``"l1"`` (default) or ``"l2"``: mean absolute / squared error of ``I_s`` against the
+            input over the known pixels, per image, in the [-1, 1] range.
+    """
+
+    method: Method = "learned"
+    steps: int = 1000
+    lr: float = 0.01
+    loss: Literal["l1", "l2"] = "l1"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidInputError(f"inversion must be one of {', '.join(map(repr, METHODS))}, got {self.method!r}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise InvalidInputError(f"inversion steps must be an integer >= 0, got {self.steps!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 < self.lr < float("inf"):
+            raise InvalidInputError(f"inversion lr must be a positive number, got {self.lr!r}")
+        if self.loss not in LOSSES:
+            raise InvalidInputError(f"inversion loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}")
+
+    @property
+    def optimizes(self) -> bool:
+        return self.method != "learned" and self.steps > 0
+
+
+class InpaintKwargs(TypedDict, total=False):
+    """The keyword arguments of :meth:`Inpainter.inpaint <dpinpaint.Inpainter.inpaint>` that override
+    fields of :class:`InpaintOptions` (``inversion``, ``steps``, ``inversion_lr`` and
+    ``inversion_loss`` set the fields of its :class:`InversionConfig`)."""
+
+    strategy: Strategy
+    mask_threshold: float
+    invert_mask: bool
+    mask_from_alpha: bool
+    crop_margin: float
+    native_max_side: int | None
+    seed: int | None
+    inversion: str
+    steps: int
+    inversion_lr: float
+    inversion_loss: str
+
+
+#: ``inpaint``'s flat keyword names -> the :class:`InversionConfig` field each one sets.
+_INVERSION_KEYWORDS = {"inversion": "method", "steps": "steps", "inversion_lr": "lr", "inversion_loss": "loss"}
+
+
+@dataclass(frozen=True)
+class InpaintOptions:
+    """Every per-call setting of inpainting, with its default (the only place defaults live).
+
+    Attributes:
+        strategy: ``"auto"``, ``"resize"``, ``"crop"`` or ``"native"`` (feed-forward-only models),
+            see :mod:`dpinpaint.strategies`.
+        mask_threshold: a mask pixel is a hole when its value, scaled to [0, 1], is greater.
+        invert_mask: fill the black / zero / False pixels instead.
+        mask_from_alpha: take the mask from its alpha channel (opaque = fill).
+        crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
+        native_max_side: for windows run at their own resolution (feed-forward-only models), the
+            longest side they run at; larger windows are scaled down to it first. None: ``2 * R``
+            (256 for ``demo``, best on its validation photos), at most 2048.
+        seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
+            from that seed (a variation of the fill); each window then runs alone.
+        inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).
+
+    Raises:
+        InvalidInputError: a value out of range, saying which.
+    """
+
+    strategy: Strategy = "auto"
+    mask_threshold: float = 0.5
+    invert_mask: bool = False
+    mask_from_alpha: bool = False
+    crop_margin: float = 0.5
+    native_max_side: int | None = None
+    seed: int | None = None
+    inversion: InversionConfig = field(default_factory=InversionConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:
+            raise InvalidInputError(
+                f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {self.strategy!r}"
+            )
+        threshold = self.mask_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 <= threshold < 1.0:
+            raise InvalidInputError(f"mask_threshold must be a number in [0, 1), got {threshold!r}")
+        for name in ("invert_mask", "mask_from_alpha"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        margin = self.crop_margin
+        if (
+            isinstance(margin, bool)
+            or not isinstance(margin, int | float)
+            or not (margin >= 0 and math.isfinite(margin))
+        ):
+            raise InvalidInputError(f"crop margin must be a finite number >= 0, got {margin!r}")
+        side = self.native_max_side
+        if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
+            raise InvalidInputError(f"native_max_side must be a positive number of pixels or None, got {side!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise InvalidInputError(f"seed must be an integer or None, got {self.seed!r}")
+        if not isinstance(self.inversion, InversionConfig):
+            raise InvalidInputError(
+                f"inversion must be an InversionConfig (or pass inversion='learned'/'optimize'/'hybrid' to "
+                f"inpaint), got {type(self.inversion).__name__}"
+            )
+
+    def replace(self, **changes: Any) -> InpaintOptions:
+        """A copy with ``changes``: fields of this class, or ``inpaint``'s flat keywords
+        (``inversion="optimize"``, ``steps``, ``inversion_lr``, ``inversion_loss``).
+
+        Raises:
+            InvalidInputError: an unknown name or a bad value.
+        """
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names - set(_INVERSION_KEYWORDS))
+        if unknown:
+            known = sorted(names | set(_INVERSION_KEYWORDS))
+            raise InvalidInputError(f"unknown inpainting option(s) {unknown}; known: {', '.join(known)}")
+        inversion_changes = {
+            _INVERSION_KEYWORDS[k]: changes.pop(k)
+            for k in list(changes)
+            if k in _INVERSION_KEYWORDS and not (k == "inversion" and isinstance(changes[k], InversionConfig))
+        }
+        options = dataclasses.replace(self, **changes)
+        if inversion_changes:
+            inversion = dataclasses.replace(options.inversion, **inversion_changes)
+            options = dataclasses.replace(options, inversion=inversion)
+        return options
+
+    @classmethod
+    def build(cls, options: InpaintOptions | None = None, **changes: Any) -> InpaintOptions:
+        """``options`` (default: :data:`DEFAULT_OPTIONS`) with keyword ``changes`` applied (see :meth:`replace`)."""
+        if options is not None and not isinstance(options, InpaintOptions):
+            raise InvalidInputError(f"options must be an InpaintOptions, got {type(options).__name__}")
+        base = DEFAULT_OPTIONS if options is None else options
+        return base.replace(**changes) if changes else base
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON data (the inversion as a nested object)."""
+        return dataclasses.asdict(self)
+
+
+#: The defaults of every inference option (what ``InpaintOptions()`` holds).
+DEFAULT_OPTIONS = InpaintOptions()

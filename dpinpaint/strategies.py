@@ -46,6 +46,7 @@ from .options import STRATEGIES
 __all__ = [
     "Strategy",
     "Window",
+    "WindowGeometry",
     "Plan",
     "check_strategy",
     "plan_windows",
@@ -220,7 +221,10 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class _Geometry:
+class WindowGeometry:
+    """Where a network input came from: its ``window``, the window's size once scaled (``scaled``,
+    ``(h, w)``) and the padding before it in the input (``pad``, ``(top, left)``)."""
+
     window: Window
     scaled: tuple[int, int]  # (h, w) after scaling the window, longer side = R
     pad: tuple[int, int]  # (top, left) padding inside the R x R input
@@ -228,7 +232,7 @@ class _Geometry:
 
 def window_to_model(
     rgb: torch.Tensor, hole: torch.Tensor, window: Window, resolution: int
-) -> tuple[torch.Tensor, torch.Tensor, _Geometry]:
+) -> tuple[torch.Tensor, torch.Tensor, WindowGeometry]:
     """Cut ``window`` out of one image and make the network's input.
 
     Args:
@@ -257,12 +261,12 @@ def window_to_model(
         image, hole_small = both[:3], both[3:]
     known = 1.0 - hole_small
     image = (image * 2.0 - 1.0) * known
-    return image, known, _Geometry(window, size, (pad_top, pad_left))
+    return image, known, WindowGeometry(window, size, (pad_top, pad_left))
 
 
 def window_to_native(
     rgb: torch.Tensor, hole: torch.Tensor, window: Window, multiple: int, max_side: int = NATIVE_MAX_SIDE
-) -> tuple[torch.Tensor, torch.Tensor, _Geometry]:
+) -> tuple[torch.Tensor, torch.Tensor, WindowGeometry]:
     """Cut ``window`` out of one image and make the network's input at the window's own resolution.
 
     The window (scaled down first if its longer side exceeds ``max_side``) is padded by reflection
@@ -296,10 +300,10 @@ def window_to_native(
         both = F.pad(both, pads, mode=mode)
     known = 1.0 - both[0, 3:]
     image = (both[0, :3] * 2.0 - 1.0) * known
-    return image, known, _Geometry(window, size, (pad_top, pad_left))
+    return image, known, WindowGeometry(window, size, (pad_top, pad_left))
 
 
-def model_to_window(fill: torch.Tensor, geometry: _Geometry) -> torch.Tensor:
+def model_to_window(fill: torch.Tensor, geometry: WindowGeometry) -> torch.Tensor:
     """The network's ``(3, R, R)`` (or padded native) output in [-1, 1] -> ``(3, height, width)`` in [0, 1] for its window."""
     (h, w), (top, left) = geometry.scaled, geometry.pad
     x = fill[None, :, top : top + h, left : left + w].float()

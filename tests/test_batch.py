@@ -520,7 +520,7 @@ def test_runner_workers_and_batch_size_do_not_change_outputs(
 def test_runner_failure_of_the_model_fails_the_batch_only(
     inpainter: Inpainter, work: list[Pair], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = inpainter._complete
+    real = inpainter.complete
     calls = {"n": 0}
 
     def flaky(jobs: list[Any], *args: Any, **kwargs: Any) -> Any:
@@ -529,7 +529,7 @@ def test_runner_failure_of_the_model_fails_the_batch_only(
             raise RuntimeError("CUDA out of memory")
         return real(jobs, *args, **kwargs)
 
-    monkeypatch.setattr(inpainter, "_complete", flaky)
+    monkeypatch.setattr(inpainter, "complete", flaky)
     good = [p for p in work if p.relative in ("a.png", "b.png", "c.png")]
     summary, seen = _run(inpainter, good, tmp_path, workers=1, batch_size=1)
     assert [r.status for r in seen] == ["ok", "failed", "ok"]

@@ -317,12 +317,13 @@ def test_convert_stylegan2_bad_file_exits_2(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_default_workers_use_only_cores_torch_leaves_free(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dpinpaint import cli
+    from dpinpaint.cli import inpaint as cli_inpaint
+    from dpinpaint.cli.inpaint import default_workers
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     for cores, expected in ((2, 0), (1, 0), (3, 1), (8, 4), (None, 0)):
-        monkeypatch.setattr(cli.os, "cpu_count", lambda c=cores: c)
-        assert cli._default_workers() == expected
+        monkeypatch.setattr(cli_inpaint.os, "cpu_count", lambda c=cores: c)
+        assert default_workers() == expected
 
 
 def test_start_up_and_early_errors_do_not_load_torch(tmp_path: Path) -> None:

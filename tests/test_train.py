@@ -356,21 +356,21 @@ def test_init_from_a_model_without_spectral_norm_warns(
 def test_preset_takes_the_stylegan2_architecture_of_the_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dpinpaint.cli import _model_for_stylegan2
+    from dpinpaint.cli.train import model_for_stylegan2
     from dpinpaint.config import PAPER256_STYLEGAN
 
     torch.manual_seed(0)
     save_stylegan2_checkpoint(tmp_path / "paper256", StyleGAN2Generator(PAPER256_STYLEGAN))
-    model = _model_for_stylegan2(get_preset("ffhq-256"), str(tmp_path / "paper256"), quiet=False)
+    model = model_for_stylegan2(get_preset("ffhq-256"), str(tmp_path / "paper256"), quiet=False)
     assert model.stylegan == PAPER256_STYLEGAN == get_preset("ffhq-256-paper256").stylegan
     assert model == get_preset("ffhq-256-paper256").replace(name="ffhq-256")
     err = capsys.readouterr().err
     assert "64: 256, 128: 128, 256: 64" in err and "fusion widths of G follow it" in err
-    assert _model_for_stylegan2(get_preset("church-256"), str(tmp_path / "paper256"), quiet=True).stylegan == (
+    assert model_for_stylegan2(get_preset("church-256"), str(tmp_path / "paper256"), quiet=True).stylegan == (
         PAPER256_STYLEGAN
     )
     with pytest.raises(InvalidInputError, match="64x64"):
-        _model_for_stylegan2(get_preset("tiny"), str(tmp_path / "paper256"), quiet=True)
+        model_for_stylegan2(get_preset("tiny"), str(tmp_path / "paper256"), quiet=True)
 
 
 def test_cli_train_preset_with_another_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:

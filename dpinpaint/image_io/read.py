@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageReadError, InvalidInputError
-from .strategies import Window
+from ..errors import ImageReadError, InvalidInputError
+from ..strategies import Window
 
 __all__ = ["ImageData", "OutputType", "read_image", "open_image_file", "decode_image", "LUMA_WEIGHTS"]
 

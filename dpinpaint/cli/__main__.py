@@ -1,0 +1,7 @@
+"""``python -m dpinpaint.cli``: the ``dpinpaint`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,20 @@
+"""Images in and out: reading every supported kind (:mod:`~dpinpaint.image_io.read`) and writing
+results (:mod:`~dpinpaint.image_io.write`). Every name of the former ``dpinpaint/image_io.py``
+module is importable from here."""
+
+from __future__ import annotations
+
+from ..files import IMAGE_EXTENSIONS
+from .read import LUMA_WEIGHTS, ImageData, OutputType, decode_image, open_image_file, read_image
+from .write import save_image
+
+__all__ = [
+    "ImageData",
+    "OutputType",
+    "read_image",
+    "open_image_file",
+    "decode_image",
+    "save_image",
+    "LUMA_WEIGHTS",
+    "IMAGE_EXTENSIONS",
+]

@@ -1,0 +1,112 @@
+"""Writing images: :func:`save_image` (atomic, verified, keeping EXIF/ICC/DPI where the format can)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InvalidInputError
+from ..files import atomic_write
+
+__all__ = ["save_image"]
+
+
+def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = None, quality: int = 95) -> list[str]:
+    """Write ``image`` atomically in the format of ``path``'s extension; returns notes (e.g. alpha dropped).
+
+    EXIF (with the orientation already applied, so without an orientation tag) and the ICC
+    profile of the input are kept when the format stores them.
+    """
+    notes: list[str] = []
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInputError(f"cannot write {path.suffix!r} files; use --format png, jpg or webp")
+    info = dict(image.info)
+    if fmt in ("JPEG", "WEBP") and image.mode in ("I;16", "I"):
+        # Image.convert("L") clips 16-bit values at 255 (a near-white image): scale to 8 bits instead.
+        notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit mode (use --format png to keep it)")
+        image = Image.fromarray(_to_8bit(image), mode="L")
+    if fmt == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
+        if image.mode in ("RGBA", "LA", "PA"):
+            notes.append("alpha dropped: JPEG has no alpha channel (use --format png or webp to keep it)")
+        image = image.convert("L" if image.mode in ("LA", "1") else "RGB")
+    if fmt == "WEBP" and image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if image.mode in ("LA", "PA") else "RGB")
+    kwargs: dict[str, Any] = {}
+    icc = info.get("icc_profile")
+    if icc and _icc_fits(icc, image.mode):
+        kwargs["icc_profile"] = icc
+    if info.get("dpi") and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
+        kwargs["dpi"] = info["dpi"]
+    exif = info.get("exif")
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        kwargs["exif"] = exif
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+        notes.append(
+            f"re-encoded as {fmt} (lossy): pixels outside the mask are close to the input's, not identical; "
+            "use --format png to keep them bit for bit"
+        )
+    if fmt == "JPEG":
+        kwargs["subsampling"] = 0 if quality >= 90 else -1
+    atomic_write(
+        path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, fmt, image)
+    )
+    return notes
+
+
+#: The bytes a whole file of these formats ends with (JPEG's EOI marker, PNG's IEND chunk).
+_TRAILERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
+def _check_image(path: str, fmt: str, written: Image.Image) -> None:
+    """Check that the file just written is whole: a full disk that the encoder did not report raises.
+
+    JPEG and PNG files must end with their end marker and a WebP file must be as long as its RIFF
+    header says (cheap: no decoding on the hot path); other formats are decoded.
+    """
+    if fmt in _TRAILERS or fmt == "WEBP":
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 16))
+            tail = fh.read()
+        if fmt in _TRAILERS:
+            whole = tail.endswith(_TRAILERS[fmt])
+        else:
+            whole = head[:4] == b"RIFF" and int.from_bytes(head[4:8], "little") + 8 == size
+        if not whole:
+            raise OSError(errno.EIO, f"the written {fmt} file is incomplete ({size} bytes); is the disk full?")
+        return
+    try:
+        with Image.open(path) as im:
+            im.load()
+            size = im.size
+    except Exception as exc:
+        raise OSError(
+            errno.EIO, f"the written file does not decode ({type(exc).__name__}: {exc}); is the disk full?"
+        ) from exc
+    if size != written.size:
+        raise OSError(
+            errno.EIO, f"the written file holds {size[0]}x{size[1]} pixels, not {written.size[0]}x{written.size[1]}"
+        )
+
+
+def _to_8bit(image: Image.Image) -> Any:
+    arr = np.asarray(image).astype(np.float64)
+    return np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8)
+
+
+# The colour space signature of an ICC profile (header bytes 16..20) that fits each PIL mode.
+_ICC_SPACES = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY", "CMYK": b"CMYK"}
+
+
+def _icc_fits(icc: bytes, mode: str) -> bool:
+    """Whether an ICC profile describes ``mode``'s colours (a CMYK profile on an RGB image does not)."""
+    wanted = _ICC_SPACES.get(mode)
+    return wanted is None or len(icc) < 20 or icc[16:20] == wanted
