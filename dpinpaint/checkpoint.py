@@ -41,6 +41,8 @@ __all__ = [
     "WEIGHTS_NAME",
     "VARIANTS",
     "weights_name",
+    "read_shapes",
+    "check_shapes",
     "is_checkpoint_folder",
     "save_tensors",
     "load_tensors",
@@ -96,11 +98,7 @@ def save_tensors(
     atomic_write(Path(path), lambda tmp: save_file(data, tmp, metadata=meta))
 
 
-def load_tensors(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Read every tensor of a safetensors file, with a clear error for a missing/truncated/corrupted file."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+def _existing_weights(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
@@ -109,14 +107,27 @@ def load_tensors(path: str | os.PathLike[str], device: str | torch.device = "cpu
             f"weights file {path} is empty (an interrupted download or copy?); download it again "
             "(`dpinpaint download MODEL --force`) or copy it again"
         )
+    return path
+
+
+def _corrupt_message(path: Path, exc: Exception) -> str:
+    return (
+        f"weights file {path} is not a valid safetensors file ({exc}); it is truncated or corrupted: save it "
+        "again, or for a Hub model download it anew (`dpinpaint download MODEL --force`, or "
+        "from_pretrained(..., force_download=True))"
+    )
+
+
+def load_tensors(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Read every tensor of a safetensors file, with a clear error for a missing/truncated/corrupted file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = _existing_weights(path)
     try:
         return load_file(str(path), device=str(device))
     except SafetensorError as exc:
-        raise CheckpointError(
-            f"weights file {path} is not a valid safetensors file ({exc}); it is truncated or corrupted: save it "
-            "again, or for a Hub model download it anew (`dpinpaint download MODEL --force`, or "
-            "from_pretrained(..., force_download=True))"
-        ) from exc
+        raise CheckpointError(_corrupt_message(path, exc)) from exc
     except (OSError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"could not read weights file {path}: {exc}") from exc
 
@@ -130,24 +141,9 @@ def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor],
         CheckpointError: naming the first missing / unexpected / mis-shaped keys and ``source``.
     """
     expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    problems = []
-    if missing:
-        problems.append(f"missing key(s) {_some(missing)}")
-    if unexpected:
-        problems.append(f"unexpected key(s) {_some(unexpected)}")
-    for key, value in state.items():
-        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
-            problems.append(
-                f"key {key!r} has shape {tuple(value.shape)} in the checkpoint but {tuple(expected[key].shape)} "
-                "in the model"
-            )
-            break
-    if problems:
-        raise CheckpointError(
-            f"{source} does not fit the model: " + "; ".join(problems) + ". Was it saved for another configuration?"
-        )
+    check_shapes(
+        {k: tuple(v.shape) for k, v in expected.items()}, {k: tuple(v.shape) for k, v in state.items()}, source=source
+    )
     for key, value in state.items():
         if value.is_floating_point() != expected[key].is_floating_point():
             raise CheckpointError(
@@ -155,6 +151,48 @@ def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor],
             )
     with torch.no_grad():
         module.load_state_dict(dict(state), strict=True)
+
+
+def check_shapes(expected: Mapping[str, tuple[int, ...]], found: Mapping[str, tuple[int, ...]], *, source: str) -> None:
+    """Raise :class:`CheckpointError` unless ``found`` has exactly ``expected``'s keys and shapes.
+
+    The message names the first missing / unexpected / mis-shaped keys and ``source``.
+    """
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing key(s) {_some(missing)}")
+    if unexpected:
+        problems.append(f"unexpected key(s) {_some(unexpected)}")
+    for key, shape in found.items():
+        if key in expected and tuple(shape) != tuple(expected[key]):
+            problems.append(
+                f"key {key!r} has shape {tuple(shape)} in the checkpoint but {tuple(expected[key])} in the model"
+            )
+            break
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit the model: " + "; ".join(problems) + ". Was it saved for another configuration?"
+        )
+
+
+def read_shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+    """The tensor shapes a safetensors file declares, read from its header only (nothing is allocated).
+
+    Raises:
+        CheckpointError: the file is missing, empty, truncated or not safetensors.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = _existing_weights(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {key: tuple(fh.get_slice(key).get_shape()) for key in fh.keys()}
+    except SafetensorError as exc:
+        raise CheckpointError(_corrupt_message(path, exc)) from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"could not read weights file {path}: {exc}") from exc
 
 
 def _some(keys: list[str], limit: int = 5) -> str:
@@ -225,6 +263,12 @@ def load_model(
             f"{folder} has {CONFIG_NAME} but no {path.name}"
             + (f" (it has {', '.join(present)}; pass variant= to pick one)" if present else "")
         )
+    # The shapes are compared on a network built on the meta device (no memory) before anything is
+    # allocated, so a tiny weights file beside a config.json with huge numbers fails at once.
+    with torch.device("meta"):
+        skeleton = DualPathNet(config)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    check_shapes(expected, read_shapes(path), source=str(path))
     state = load_tensors(path)
     model = DualPathNet(config)
     load_state_dict_strict(model, state, source=str(path))

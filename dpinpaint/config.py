@@ -36,9 +36,30 @@ Paths = Literal["dual", "feedforward", "inversion"]
 Layout = Literal["picnet", "legacy"]
 
 
+#: Upper bounds of the sizes a config may ask for: far above any real model (StyleGAN2 at 1024 is
+#: 512 wide with 8 mapping layers), low enough that a hostile config.json cannot make the network
+#: (or its meta-device skeleton, built to check the weights' shapes) exhaust memory or time.
+MAX_RESOLUTION = 4096
+MAX_CHANNELS = 4096
+MAX_DEPTH = 64  # mapping layers, residual blocks, style heads
+
+
+def _int_in(value: Any, what: str, low: int, high: int) -> int:
+    """``value`` if it is an integer in ``[low, high]`` (bools are not), else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"{what} must be {kind}, got {value!r} (at most {high})")
+    return value
+
+
 def _log2_resolution(resolution: int, what: str) -> int:
-    if not isinstance(resolution, int) or resolution < 8 or resolution & (resolution - 1):
-        raise ConfigError(f"{what} must be a power of two >= 8, got {resolution!r}")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, int)
+        or not 8 <= resolution <= MAX_RESOLUTION
+        or resolution & (resolution - 1)
+    ):
+        raise ConfigError(f"{what} must be a power of two >= 8, got {resolution!r} (at most {MAX_RESOLUTION})")
     return int(math.log2(resolution))
 
 
@@ -50,8 +71,19 @@ def _resolutions(start: int, stop: int) -> list[int]:
 def _positive_ints(values: tuple[int, ...], what: str, length: int) -> None:
     if len(values) != length:
         raise ConfigError(f"{what} must have {length} entries, got {len(values)}: {values}")
-    if not all(isinstance(v, int) and v > 0 for v in values):
-        raise ConfigError(f"{what} must be positive integers, got {values}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_CHANNELS for v in values):
+        raise ConfigError(f"{what} must be positive integers, got {values} (at most {MAX_CHANNELS})")
+
+
+def load_json_text(text: str, what: str) -> Any:
+    """Parse JSON ``text`` with :class:`ConfigError` for anything wrong in it, including nesting too
+    deep to parse and integers of more digits than Python converts (``what`` names the text)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply to be a dpinpaint config") from None
+    except ValueError as exc:  # JSONDecodeError, and the int-conversion digit limit
+        raise ConfigError(f"{what} is not valid JSON: {exc}") from exc
 
 
 def dump_json(data: dict[str, Any], path: str | os.PathLike[str] | None = None) -> str:
@@ -124,14 +156,20 @@ class StyleGAN2Config(_JsonConfig):
     def __post_init__(self) -> None:
         log_res = _log2_resolution(self.resolution, "StyleGAN2Config.resolution")
         _positive_ints(self.channels, "StyleGAN2Config.channels (one per resolution 4..resolution)", log_res - 1)
-        for name in ("z_dim", "w_dim", "n_mlp", "mbstd_group", "mbstd_features"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"StyleGAN2Config.{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("z_dim", "w_dim", "mbstd_group", "mbstd_features"):
+            _int_in(getattr(self, name), f"StyleGAN2Config.{name}", 1, MAX_CHANNELS)
+        _int_in(self.n_mlp, "StyleGAN2Config.n_mlp", 1, MAX_DEPTH)
+        lr = self.lr_mlp
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr <= 1:
+            raise ConfigError(f"StyleGAN2Config.lr_mlp must be a number in (0, 1] (StyleGAN2: 0.01), got {lr!r}")
+        kernel = self.blur_kernel
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in kernel):
+            raise ConfigError(f"StyleGAN2Config.blur_kernel must hold finite numbers, got {kernel}")
         if self.w_dim != self.z_dim:
             raise ConfigError(
                 f"StyleGAN2Config needs z_dim == w_dim (the mapping keeps its width), got {self.z_dim} and {self.w_dim}"
             )
-        if len(self.blur_kernel) < 2 or len(self.blur_kernel) % 2 or sum(self.blur_kernel) == 0:
+        if not 2 <= len(self.blur_kernel) <= 16 or len(self.blur_kernel) % 2 or sum(self.blur_kernel) == 0:
             raise ConfigError(
                 "StyleGAN2Config.blur_kernel must be an even-length FIR with non-zero sum (StyleGAN2 uses "
                 f"(1, 3, 3, 1)), got {self.blur_kernel}"
@@ -194,8 +232,8 @@ class StyleEncoderConfig(_JsonConfig):
             "coarse_end",
             "middle_end",
         ):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"StyleEncoderConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+            high = MAX_CHANNELS if name.endswith("channels") else MAX_DEPTH
+            _int_in(getattr(self, name), f"StyleEncoderConfig.{name}", 1, high)
         if not 0 < self.coarse_end <= self.middle_end:
             raise ConfigError(
                 f"StyleEncoderConfig needs 0 < coarse_end <= middle_end, got {self.coarse_end}, {self.middle_end}"
@@ -237,19 +275,14 @@ class FeedForwardConfig(_JsonConfig):
     def __post_init__(self) -> None:
         if self.layout not in ("picnet", "legacy"):
             raise ConfigError(f"FeedForwardConfig.layout must be 'picnet' or 'legacy', got {self.layout!r}")
-        if not isinstance(self.latent_channels, int) or self.latent_channels < 1:
-            raise ConfigError(
-                f"FeedForwardConfig.latent_channels must be a positive integer, got {self.latent_channels!r}"
-            )
-        if not isinstance(self.bottleneck_blocks, int) or self.bottleneck_blocks < 1:
-            raise ConfigError(
-                f"FeedForwardConfig.bottleneck_blocks must be an integer >= 1, got {self.bottleneck_blocks!r}"
-            )
+        _int_in(self.latent_channels, "FeedForwardConfig.latent_channels", 1, MAX_CHANNELS)
+        _int_in(self.bottleneck_blocks, "FeedForwardConfig.bottleneck_blocks", 1, MAX_DEPTH)
         if not isinstance(self.attention_resolution, int) or self.attention_resolution < 0:
             raise ConfigError(
                 f"FeedForwardConfig.attention_resolution must be 0 (none) or a resolution, got {self.attention_resolution!r}"
             )
-        if not isinstance(self.negative_slope, (int, float)) or self.negative_slope < 0:
+        slope = self.negative_slope
+        if isinstance(slope, bool) or not isinstance(slope, int | float) or not 0 <= slope < math.inf:
             raise ConfigError(f"FeedForwardConfig.negative_slope must be >= 0, got {self.negative_slope!r}")
 
 
@@ -290,9 +323,8 @@ class ModelConfig(_JsonConfig):
             )
         if not isinstance(self.format_version, int):
             raise ConfigError(f"ModelConfig.format_version must be an integer, got {self.format_version!r}")
-        for name in ("offset_groups", "deform_kernel_size"):
-            if not isinstance(getattr(self, name), int):
-                raise ConfigError(f"ModelConfig.{name} must be an integer, got {getattr(self, name)!r}")
+        _int_in(self.offset_groups, "ModelConfig.offset_groups", 1, MAX_CHANNELS)
+        _int_in(self.deform_kernel_size, "ModelConfig.deform_kernel_size", 1, 15)
         if len(set(self.deformable_resolutions)) != len(self.deformable_resolutions):
             raise ConfigError(f"ModelConfig.deformable_resolutions has duplicates: {self.deformable_resolutions}")
         if self.paths not in ("dual", "feedforward", "inversion"):
@@ -387,11 +419,7 @@ class ModelConfig(_JsonConfig):
                     text = fh.read()
             except OSError as exc:
                 raise ConfigError(f"cannot read config file {text_or_path!r}: {exc}") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_json_text(text, "config"))
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (validated again)."""

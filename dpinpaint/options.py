@@ -160,8 +160,9 @@ class InpaintOptions:
         side = self.native_max_side
         if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
             raise InvalidInputError(f"native_max_side must be a positive number of pixels or None, got {side!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise InvalidInputError(f"seed must be an integer or None, got {self.seed!r}")
+        seed = self.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64):
+            raise InvalidInputError(f"seed must be None or an integer in -2**63..2**64-1 (torch's range), got {seed!r}")
         if not isinstance(self.inversion, InversionConfig):
             raise InvalidInputError(
                 f"inversion must be an InversionConfig (or pass inversion='learned'/'optimize'/'hybrid' to "

@@ -20,6 +20,7 @@ from dpinpaint.checkpoint import (
     load_state_dict_strict,
     load_tensors,
     read_config,
+    read_shapes,
     save_model,
     save_tensors,
     weights_name,
@@ -162,3 +163,29 @@ def test_save_tensors_is_atomic_and_handles_shared_storage(tmp_path: Path, monke
         save_tensors({"a": torch.zeros(3)}, target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
+def test_weights_are_checked_against_the_config_before_the_network_is_built(saved: Path) -> None:
+    """A config.json asking for a huge (but legal) network beside small weights fails on the shapes
+    of the weights' header, compared on a meta-device skeleton: nothing of the network's size is allocated."""
+    config = json.loads((saved / "config.json").read_text())
+    config["feedforward"]["encoder_channels"] = [4096, 4096, 4096]
+    config["feedforward"]["decoder_channels"] = [4096, 4096, 4096, 4096]
+    config["feedforward"]["bottleneck_blocks"] = 64
+    (saved / "config.json").write_text(json.dumps(config))
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match=r"does not fit the model: .*shape"):
+        load_model(saved)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    # The real network would hold about 64 * 2 * 9 * 4096**2 float32 weights (77 GB).
+    assert grown_mb < 200, grown_mb
+
+
+def test_read_shapes_reads_the_header_only(saved: Path, tiny_net: DualPathNet) -> None:
+    shapes = read_shapes(saved / "model.safetensors")
+    assert shapes == {k: tuple(v.shape) for k, v in tiny_net.state_dict().items()}
+    (saved / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
+    with pytest.raises(CheckpointError, match="not a valid safetensors file"):
+        read_shapes(saved / "model.safetensors")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference_stylegan2 import default_channels
 
 from dpinpaint import DualPathNet
@@ -421,3 +423,106 @@ def test_picnet_layout_needs_equal_widths_at_8x8() -> None:
     with pytest.raises(ConfigError, match="adds f_m"):
         get_preset("tiny").replace(feedforward=_tiny_ff(decoder_channels=(16, 32, 32, 16)))
     get_preset("tiny").replace(feedforward=_tiny_ff(decoder_channels=(16, 32, 32, 16), layout="legacy"))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (
+            ("feedforward", "bottleneck_blocks"),
+            10_000,
+            r"bottleneck_blocks must be a positive integer, got 10000 \(at most 64\)",
+        ),
+        (
+            ("feedforward", "encoder_channels"),
+            [100_000, 32, 32],
+            r"encoder_channels .* positive integers, .* \(at most 4096\)",
+        ),
+        (("resolution",), 2**20, r"power of two >= 8, got 1048576 \(at most 4096\)"),
+        (("stylegan", "n_mlp"), 10**6, r"n_mlp must be a positive integer, got 1000000 \(at most 64\)"),
+        (("stylegan", "z_dim"), 10**6, r"z_dim must be a positive integer, got 1000000 \(at most 4096\)"),
+        (("stylegan", "lr_mlp"), -1, r"lr_mlp must be a number in \(0, 1\]"),
+        (("stylegan", "blur_kernel"), [1e60, "x"], r"blur_kernel must hold finite numbers"),
+        (
+            ("style_encoder", "blocks_per_stage"),
+            500,
+            r"blocks_per_stage must be a positive integer, got 500 \(at most 64\)",
+        ),
+        (("deform_kernel_size",), 99, r"deform_kernel_size must be a positive integer, got 99 \(at most 15\)"),
+        (("feedforward", "bottleneck_blocks"), True, r"bottleneck_blocks must be a positive integer, got True"),
+    ],
+)
+def test_sizes_beyond_any_real_model_are_refused(path: tuple[str, ...], value: object, message: str) -> None:
+    data = get_preset("tiny").to_dict()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig.from_json(json.dumps(data))
+
+
+def test_deep_nesting_and_huge_numbers_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        ModelConfig.from_json("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ModelConfig.from_json('{"resolution": ' + "9" * 4301 + "}")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(
+        [
+            "resolution",
+            "paths",
+            "fusion",
+            "deformable_resolutions",
+            "offset_groups",
+            "feedforward",
+            "stylegan",
+            "style_encoder",
+            "deform_kernel_size",
+            "format_version",
+            "name",
+        ]
+    ),
+    sub=st.sampled_from(
+        [
+            "channels",
+            "n_mlp",
+            "lr_mlp",
+            "blur_kernel",
+            "encoder_channels",
+            "bottleneck_blocks",
+            "layout",
+            "negative_slope",
+            "z_dim",
+            "mbstd_group",
+            "coarse_end",
+            "latent_channels",
+        ]
+    ),
+    value=JSON_VALUES,
+)
+def test_any_json_value_in_any_field_gives_a_config_or_a_config_error(field: str, sub: str, value: object) -> None:
+    """Property: whatever a config.json holds, reading it raises nothing but ConfigError."""
+    for data in (get_preset("tiny").to_dict(), get_preset("demo").to_dict()):
+        data[field] = value
+        try:
+            ModelConfig.from_dict(data)
+        except ConfigError:
+            pass
+        data = get_preset("tiny").to_dict()
+        if isinstance(data.get(field), dict):
+            data[field][sub] = value
+            try:
+                ModelConfig.from_dict(data)
+            except ConfigError:
+                pass

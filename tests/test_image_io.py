@@ -767,3 +767,38 @@ def test_half_precision_to_pil_rounds_like_float32(dtype: torch.dtype) -> None:
     pil = read_image(values.view(1, 1, -1)).to_output("pil")
     expected = torch.round(values.double() * 255).to(torch.uint8).numpy()
     assert np.array_equal(np.asarray(pil)[0], expected)
+
+
+def test_images_above_the_pixel_limit_are_refused_before_any_copy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dpinpaint.image_io.read import DEFAULT_MAX_PIXELS, max_pixels
+
+    assert max_pixels() == DEFAULT_MAX_PIXELS == 64_000_000
+    monkeypatch.setenv("DPINPAINT_MAX_PIXELS", "1000")
+    big = np.zeros((40, 30, 3), np.uint8)  # 1200 pixels
+    with pytest.raises(
+        InvalidInputError, match=r"1,200 pixels \(30x40\), more than the limit of 1,000.*DPINPAINT_MAX_PIXELS"
+    ):
+        read_image(big)
+    with pytest.raises(InvalidInputError, match="more than the limit"):
+        read_image(torch.zeros(2, 3, 25, 25))  # 2 images of 625 pixels
+    with pytest.raises(InvalidInputError, match="more than the limit"):
+        read_image(Image.new("RGB", (30, 40)))
+    Image.new("RGB", (30, 40)).save(tmp_path / "big.png")
+    with pytest.raises(ImageReadError, match="more than the limit"):  # checked from the header, before decoding
+        read_image(tmp_path / "big.png")
+    assert read_image(np.zeros((20, 50, 3), np.uint8)).size == (20, 50)  # 1000 pixels: allowed
+    monkeypatch.setenv("DPINPAINT_MAX_PIXELS", "0")
+    assert max_pixels() is None and read_image(big).size == (40, 30)
+    monkeypatch.setenv("DPINPAINT_MAX_PIXELS", "lots")
+    with pytest.raises(InvalidInputError, match="DPINPAINT_MAX_PIXELS='lots' must be a whole number"):
+        read_image(big)
+
+
+def test_sparse_and_meta_tensors_are_refused_clearly() -> None:
+    dense = torch.rand(3, 8, 8)
+    with pytest.raises(InvalidInputError, match=r"sparse_coo tensor; pass a dense one \(image.to_dense\(\)\)"):
+        read_image(dense.to_sparse())
+    with pytest.raises(InvalidInputError, match="a meta tensor holds no pixels"):
+        read_image(torch.empty(3, 8, 8, device="meta"))

@@ -99,7 +99,7 @@ def test_flat_keywords_set_the_inversion_and_unknown_names_fail() -> None:
         ({"crop_margin": -0.1}, "crop margin"),
         ({"crop_margin": float("nan")}, "crop margin"),
         ({"native_max_side": 0}, "native_max_side"),
-        ({"seed": 1.5}, "seed must be an integer"),
+        ({"seed": 1.5}, "seed must be None or an integer"),
         ({"inversion": "gradient"}, "inversion must be one of"),
         ({"steps": -1}, "inversion steps"),
         ({"inversion_lr": 0}, "inversion lr"),
@@ -122,3 +122,10 @@ def test_importing_the_options_does_not_load_torch() -> None:
     code = "import sys, dpinpaint.options; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("seed", [2**64, -(2**63) - 1, 2**70])
+def test_seeds_outside_torchs_range_are_refused(seed: int) -> None:
+    with pytest.raises(InvalidInputError, match=r"seed must be None or an integer in -2\*\*63\.\.2\*\*64-1"):
+        InpaintOptions(seed=seed)
+    assert InpaintOptions(seed=2**64 - 1).seed == 2**64 - 1

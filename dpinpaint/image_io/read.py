@@ -30,7 +30,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ImageReadError, InvalidInputError
 from ..strategies import Window
 
-__all__ = ["ImageData", "OutputType", "read_image", "open_image_file", "decode_image", "LUMA_WEIGHTS"]
+__all__ = [
+    "ImageData",
+    "OutputType",
+    "read_image",
+    "open_image_file",
+    "decode_image",
+    "check_pixels",
+    "max_pixels",
+    "DEFAULT_MAX_PIXELS",
+    "LUMA_WEIGHTS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +259,7 @@ def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tupl
     """
     try:
         with Image.open(source) as im:
+            check_pixels(im.width * im.height, f"{im.width}x{im.height}", label, ImageReadError)  # before decoding
             im.load()
             orientation = im.getexif().get(0x0112, 1)
             # 2..8 are the transposes; anything else (0, 9, garbage) is ignored, as exif_transpose does.
@@ -267,6 +278,7 @@ def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tupl
 
 
 def _from_pil(im: Image.Image, source: str, exif_transposed: bool = False) -> ImageData:
+    check_pixels(im.width * im.height, f"{im.width}x{im.height}", source)
     mode = im.mode
     if mode in _CONVERTED_PIL_MODES:
         target = _CONVERTED_PIL_MODES[mode] or ("RGBA" if "transparency" in im.info else "RGB")
@@ -306,8 +318,42 @@ def _check_float_range(x: torch.Tensor, source: str) -> None:
             )
 
 
+#: The most pixels (images x height x width) one input may have unless ``DPINPAINT_MAX_PIXELS``
+#: says otherwise (0: no limit). Inpainting needs about 16 bytes per pixel at its peak, so 64
+#: megapixels (a 9504x6336 photo fits) stay within about 3-4 GB; like Pillow's ``MAX_IMAGE_PIXELS``
+#: for files, it keeps a huge array from exhausting memory before anything useful happens.
+DEFAULT_MAX_PIXELS = 64_000_000
+MAX_PIXELS_ENV = "DPINPAINT_MAX_PIXELS"
+
+
+def max_pixels() -> int | None:
+    """The pixel limit in force: ``DPINPAINT_MAX_PIXELS`` (0: none) or :data:`DEFAULT_MAX_PIXELS`.
+
+    Raises:
+        InvalidInputError: the variable is not a whole number >= 0.
+    """
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    if not text.isdigit():
+        raise InvalidInputError(f"{MAX_PIXELS_ENV}={text!r} must be a whole number of pixels (0: no limit)")
+    return int(text) or None
+
+
+def check_pixels(count: int, size: str, source: str, error: type[Exception] = InvalidInputError) -> None:
+    """Raise ``error`` (default :class:`InvalidInputError`) if ``count`` pixels exceed :func:`max_pixels`."""
+    limit = max_pixels()
+    if limit is not None and count > limit:
+        raise error(
+            f"{source} has {count:,} pixels ({size}), more than the limit of {limit:,}: scale it down first, or "
+            f"raise the limit with {MAX_PIXELS_ENV}=<pixels> (0: none) if you have the memory (about 16 bytes per pixel)"
+        )
+
+
 def _tensor_data(t: torch.Tensor, kind: OutputType, layout: str, source: str) -> ImageData:
     """``t`` is ``(B, C, H, W)`` already."""
+    b, _, h, w = t.shape
+    check_pixels(b * h * w, f"{b} x {w}x{h}" if b > 1 else f"{w}x{h}", source)
     if t.shape[1] not in (1, 2, 3, 4):
         raise InvalidInputError(
             f"{source} has {t.shape[1]} channels; expected 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)"
@@ -374,6 +420,10 @@ def read_image(image: Any, *, name: str = "image") -> ImageData:
         source = f"the torch {name} ({_describe(image)})"
         if image.dtype == torch.bool:
             raise InvalidInputError(f"{source}: bool tensors are masks, not images")
+        if image.layout != torch.strided:
+            raise InvalidInputError(f"{source}: a {image.layout} tensor; pass a dense one (image.to_dense())")
+        if image.is_meta:
+            raise InvalidInputError(f"{source}: a meta tensor holds no pixels; pass a tensor on the CPU or a GPU")
         layouts = {2: ("HW", lambda t: t[None, None]), 3: ("CHW", lambda t: t[None]), 4: ("BCHW", lambda t: t)}
         if image.dim() not in layouts:
             raise InvalidInputError(f"{source}: torch images must be CxHxW or BxCxHxW")

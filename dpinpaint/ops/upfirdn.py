@@ -19,7 +19,7 @@ __all__ = ["make_fir_kernel", "fir_filter2d", "fir_upsample2d"]
 
 def make_fir_kernel(taps: Sequence[float], gain: float = 1.0) -> torch.Tensor:
     """The normalised 2-D FIR ``outer(taps, taps) / sum`` times ``gain``: ``(k, k)``."""
-    k = torch.as_tensor(list(taps), dtype=torch.float32)
+    k = torch.as_tensor(list(taps), dtype=torch.float32, device="cpu")  # also under a meta-device build
     k2 = torch.outer(k, k) if k.dim() == 1 else k
     return k2 / k2.sum() * gain
 

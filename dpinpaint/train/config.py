@@ -8,13 +8,12 @@ batch 8, ``lambda_sr = lambda_r = 20``; masks are the free-form and rectangular 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import ModelConfig, dump_json, get_preset
+from ..config import ModelConfig, dump_json, get_preset, load_json_text
 from ..errors import ConfigError
 from .schedule import Phase, parse_phases
 
@@ -197,9 +196,7 @@ class TrainConfig:
     def from_json(cls, path: str | os.PathLike[str]) -> TrainConfig:
         try:
             with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except OSError as exc:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read training config {path}: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"training config {path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_json_text(text, f"training config {path}"))
