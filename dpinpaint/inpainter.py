@@ -10,7 +10,7 @@ Mask convention: white / nonzero / True = the region to fill (see :mod:`dpinpain
 Every pixel outside the mask is returned bit for bit; sizes other than the model's are
 handled by a strategy (see :mod:`dpinpaint.strategies`). Per-call settings are one
 :class:`~dpinpaint.options.InpaintOptions`; the steps are :mod:`dpinpaint.pipeline`'s;
-loading and saving are :class:`~dpinpaint.pretrained.PretrainedMixin`'s.
+loading and saving are :class:`~dpinpaint.pretrained_mixin.PretrainedMixin`'s.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .pipeline import (
     prepare,
     run_windows,
 )
-from .pretrained import PretrainedMixin
+from .pretrained_mixin import PretrainedMixin
 from .strategies import check_strategy
 
 if TYPE_CHECKING:
