@@ -155,17 +155,28 @@ def resolve_checkpoint(
         ModelNotFoundError / ModelNotCachedError / ModelAccessError / HubConnectionError.
     """
     text = os.fspath(name_or_path)
-    path = Path(text).expanduser()
+    if not isinstance(text, str) or not text.strip():
+        raise ModelNotFoundError(
+            "the model name is empty; give a model name (dpinpaint list), org/name[@revision] or a checkpoint folder"
+        )
+    try:
+        path = Path(text).expanduser()
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except RuntimeError as exc:  # "~user/..." of a user that does not exist
+        raise ModelNotFoundError(f"{text!r}: {exc} (no such user?)") from None
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte, ...
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ModelNotFoundError(f"{text[:80]!r}: not a usable model name or path ({why})") from None
     known_name = isinstance(name_or_path, str) and text in PRETRAINED
     # A model name wins over a file or a non-checkpoint folder that happens to share it (``./demo``).
-    if path.is_dir() and is_checkpoint_folder(path):
+    if is_dir and is_checkpoint_folder(path):
         return path
-    if path.is_dir() and not known_name:
+    if is_dir and not known_name:
         raise CheckpointError(
             f"folder {path} is not a dpinpaint checkpoint: it has no {CONFIG_NAME} "
             f"(a checkpoint holds {CONFIG_NAME} and {weights_name(variant)}; write one with save_pretrained)"
         )
-    if path.is_file() and not known_name:
+    if is_file and not known_name:
         raise CheckpointError(
             f"{path} is a file; pass the checkpoint folder that holds {CONFIG_NAME} and {weights_name(variant)}"
         )

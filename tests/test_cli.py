@@ -346,3 +346,25 @@ def test_start_up_and_early_errors_do_not_load_torch(tmp_path: Path) -> None:
     )
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["inpaint", "x.png", "-m", "y.png", "-o", "out/", "--model", "a" * 300],
+        ["inpaint", "b" * 300 + ".png", "-m", "y.png", "-o", "out/"],
+        ["inpaint", "x.png", "-m", "y.png", "-o", "out/", "--model", "~nouser-dpinpaint/x"],
+    ],
+)
+def test_unusable_paths_are_an_error_line_not_a_traceback(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save("x.png")
+    Image.new("L", (16, 16), 255).save("y.png")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dpinpaint: error: ") and "Traceback" not in err and len(err) < 400
+    assert "does not exist" not in err  # the model or the input path itself is what is refused

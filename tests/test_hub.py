@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import torch
 from hub_server import FakeHub, patch_hub_endpoint, set_offline, skip_retry_sleeps, subprocess_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load as safetensors_load
 
 from dpinpaint import Inpainter, list_models
@@ -350,3 +352,24 @@ def test_a_server_that_asks_to_retry_in_an_hour_meets_the_deadline(
             Inpainter.from_pretrained(REPO)
     finally:
         server.shutdown()
+
+
+MODEL_ID_TEXT = st.lists(
+    st.sampled_from([*"ab-_./@~ \x00\u00e99", "org", "main", "..", "~nouser", "a" * 120]), max_size=12
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model_id=MODEL_ID_TEXT)
+def test_any_model_id_gives_a_folder_or_a_dpinpaint_error(
+    model_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Property: whatever string names a model, resolving it (offline) raises only dpinpaint errors."""
+    from dpinpaint.errors import DPInpaintError
+    from dpinpaint.hub import resolve_checkpoint
+
+    monkeypatch.chdir(tmp_path)  # relative names are not found by accident
+    try:
+        resolve_checkpoint(model_id, local_files_only=True)
+    except DPInpaintError:
+        pass

@@ -52,7 +52,13 @@ def refuse_unpublished(model: Any) -> None:
     """Fail before anything heavy is loaded when ``--model`` names a model that is not published yet."""
     from ..registry import require_published
 
-    if isinstance(model, str) and not Path(model).is_dir():  # a checkpoint folder of that name wins
+    if not isinstance(model, str):
+        return
+    try:
+        folder = Path(model).is_dir()  # a checkpoint folder of that name wins
+    except (OSError, ValueError):  # not a usable path (too long, a NUL byte): Inpainter says so
+        return
+    if not folder:
         require_published(model)
 
 
@@ -71,3 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")
         return 141
+    except OSError as exc:  # the file system refused a path given on the command line (too long, ...)
+        where = f": {exc.filename}" if exc.filename else ""
+        name = where if len(where) < 120 else where[:117] + "..."
+        print(f"dpinpaint: error: {exc.strerror or exc}{name}", file=sys.stderr)
+        return 2
