@@ -842,3 +842,28 @@ def test_a_read_only_output_folder_fails_before_any_image(capsys: pytest.Capture
     finally:
         locked.chmod(0o755)
     assert status == 2 and "permission denied" in err
+
+
+def test_sixteen_bit_colour_png_keeps_16_bits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 16-bit RGB PNG comes back as a 16-bit PNG whose unmasked pixels are bit-identical (Pillow
+    alone reads such files with 8 bits); the Python API gives a uint16 array for it."""
+    import cv2
+
+    from dpinpaint import Inpainter
+
+    rng = np.random.default_rng(5)
+    deep = cv2.resize(rng.integers(0, 65536, (8, 10, 3), dtype=np.uint16), (80, 64), interpolation=cv2.INTER_LINEAR)
+    src = tmp_path / "deep.png"
+    cv2.imwrite(str(src), deep[:, :, ::-1])
+    mask = _mask(tmp_path / "deep_mask.png", (80, 64))
+    hole = _hole(mask)
+    code, _, err = _main(capsys, str(src), "--mask", str(mask), "--output", str(tmp_path / "out.png"))
+    assert code == 0, err
+    written = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16
+    result = written[:, :, ::-1]
+    np.testing.assert_array_equal(result[~hole], deep[~hole])
+    assert (result[hole] != deep[hole]).any()
+    api = Inpainter.from_pretrained("demo").inpaint(src, mask)
+    assert isinstance(api, np.ndarray) and api.dtype == np.uint16
+    np.testing.assert_array_equal(api, result)

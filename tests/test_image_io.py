@@ -802,3 +802,53 @@ def test_sparse_and_meta_tensors_are_refused_clearly() -> None:
         read_image(dense.to_sparse())
     with pytest.raises(InvalidInputError, match="a meta tensor holds no pixels"):
         read_image(torch.empty(3, 8, 8, device="meta"))
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_sixteen_bit_colour_files_keep_their_16_bits(tmp_path: Path, ext: str, channels: int) -> None:
+    import cv2
+
+    from dpinpaint.image_io import save_image
+
+    rng = np.random.default_rng(channels)
+    deep = rng.integers(0, 65536, (20, 24, channels), dtype=np.uint16)
+    path = tmp_path / f"deep{ext}"
+    cv2.imwrite(str(path), deep[:, :, [2, 1, 0, 3][:channels]])
+    data = read_image(path)
+    out = data.to_output()
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint16
+    np.testing.assert_array_equal(out, deep)  # Pillow alone would give deep >> 8
+    assert data.to_output("pil").mode == ("RGB" if channels == 3 else "RGBA")  # asked for: 8 bits
+    written = tmp_path / f"out{ext}"
+    assert save_image(out, written) == []
+    np.testing.assert_array_equal(read_image(written).to_output(), deep)
+    notes = save_image(out, tmp_path / "out.jpg")
+    assert any("16-bit image written with 8 bits" in n for n in notes)
+
+
+def test_sixteen_bit_colour_follows_the_exif_orientation(tmp_path: Path) -> None:
+    from dpinpaint.image_io.read import read_sixteen_bit_colour
+
+    deep = np.random.default_rng(0).integers(0, 65536, (6, 10, 3), dtype=np.uint16)
+    im = Image.fromarray((deep >> 8).astype(np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.png"
+    # A 16-bit PNG with an eXIf chunk: Pillow writes it for an 8-bit image; rebuild it around 16-bit pixels.
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", deep[:, :, ::-1])
+    assert ok
+    png = encoded.tobytes()
+    exif_bytes = exif.tobytes()
+    import struct
+    import zlib
+
+    chunk = struct.pack(">I", len(exif_bytes)) + b"eXIf" + exif_bytes
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + exif_bytes) & 0xFFFFFFFF)
+    path.write_bytes(png[:33] + chunk + png[33:])  # after the signature and IHDR
+    got = read_sixteen_bit_colour(path)
+    assert got is not None and got.shape == (10, 6, 3)
+    np.testing.assert_array_equal(got, np.rot90(deep, -1))
+    np.testing.assert_array_equal(read_image(path).to_output(), np.rot90(deep, -1))

@@ -36,6 +36,7 @@ __all__ = [
     "read_image",
     "open_image_file",
     "decode_image",
+    "read_sixteen_bit_colour",
     "check_pixels",
     "max_pixels",
     "DEFAULT_MAX_PIXELS",
@@ -222,6 +223,44 @@ def _to_pil(data: ImageData) -> Image.Image:
     return im
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")
+#: numpy operations of the EXIF orientations 2..8 on ``(H, W, C)`` arrays (what ImageOps.exif_transpose does).
+_ORIENT: dict[int, Any] = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def read_sixteen_bit_colour(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The pixels of a 16-bit RGB or RGBA PNG or TIFF as ``(H, W, 3|4)`` uint16 (EXIF orientation
+    applied), or None for any other file. Pillow decodes such files with 8 bits per channel.
+    """
+    import cv2
+
+    with open(path, "rb") as fh:
+        head = fh.read(33)
+    if head[:8] == _PNG_SIGNATURE:
+        if not (len(head) > 25 and head[24] == 16 and head[25] in (2, 6)):  # IHDR: bit depth, colour type
+            return None
+    elif head[:4] not in _TIFF_SIGNATURES:
+        return None
+    arr = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        return None
+    arr = arr[:, :, [2, 1, 0, 3][: arr.shape[2]]]  # OpenCV's BGR(A) -> RGB(A)
+    with Image.open(path) as im:
+        orientation = im.getexif().get(0x0112, 1)
+    if orientation in _ORIENT:
+        arr = _ORIENT[orientation](arr)
+    return np.ascontiguousarray(arr)
+
+
 def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
     """Open and fully decode an image file, applying its EXIF orientation.
 
@@ -387,6 +426,11 @@ def read_image(image: Any, *, name: str = "image") -> ImageData:
     """
     if isinstance(image, str | os.PathLike):
         im, transposed = open_image_file(image)
+        deep = read_sixteen_bit_colour(image)
+        if deep is not None:  # Pillow would give 8 bits per channel: keep the 16 (as a uint16 array)
+            data = read_image(deep, name=name)
+            data.source, data.pil_info, data.exif_transposed = str(image), dict(im.info), transposed
+            return data
         return _from_pil(im, source=str(image), exif_transposed=transposed)
     if isinstance(image, Image.Image):
         try:

@@ -16,16 +16,32 @@ from ..files import atomic_write
 __all__ = ["save_image"]
 
 
-def save_image(image: Image.Image, path: Path, *, source: Image.Image | None = None, quality: int = 95) -> list[str]:
+def save_image(
+    image: Image.Image | np.ndarray, path: Path, *, source: Image.Image | None = None, quality: int = 95
+) -> list[str]:
     """Write ``image`` atomically in the format of ``path``'s extension; returns notes (e.g. alpha dropped).
 
     EXIF (with the orientation already applied, so without an orientation tag) and the ICC
-    profile of the input are kept when the format stores them.
+    profile of the input are kept when the format stores them. ``image`` may also be an
+    ``(H, W, 3|4)`` uint16 array (what a 16-bit colour PNG or TIFF is read as): PNG and TIFF
+    keep its 16 bits, other formats get 8 (with a note).
     """
     notes: list[str] = []
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise InvalidInputError(f"cannot write {path.suffix!r} files; use --format png, jpg or webp")
+    if isinstance(image, np.ndarray):
+        if image.dtype == np.uint16 and image.ndim == 3 and image.shape[2] in (3, 4) and fmt in ("PNG", "TIFF"):
+            _save_sixteen_bit_colour(image, path, fmt)
+            return notes
+        if image.dtype == np.uint16:
+            notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit colour (use --format png to keep it)")
+            image = np.clip(np.round(image.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise InvalidInputError(
+                f"save_image writes PIL images and uint8/uint16 arrays, not {image.dtype} {image.shape}"
+            )
+        image = Image.fromarray(image)
     info = dict(image.info)
     if fmt in ("JPEG", "WEBP") and image.mode in ("I;16", "I"):
         # Image.convert("L") clips 16-bit values at 255 (a near-white image): scale to 8 bits instead.
@@ -110,3 +126,26 @@ def _icc_fits(icc: bytes, mode: str) -> bool:
     """Whether an ICC profile describes ``mode``'s colours (a CMYK profile on an RGB image does not)."""
     wanted = _ICC_SPACES.get(mode)
     return wanted is None or len(icc) < 20 or icc[16:20] == wanted
+
+
+def _save_sixteen_bit_colour(image: np.ndarray, path: Path, fmt: str) -> None:
+    """Write an ``(H, W, 3|4)`` uint16 array as a 16-bit PNG or TIFF (OpenCV's encoders keep the bits)."""
+    import cv2
+
+    bgr = image[:, :, [2, 1, 0, 3][: image.shape[2]]]
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(bgr))
+    if not ok:
+        raise OSError(errno.EIO, f"could not encode {path.name} as a 16-bit {fmt}")
+    data = encoded.tobytes()
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    atomic_write(path, write, verify=lambda tmp: _check_size(tmp, len(data)))
+
+
+def _check_size(path: str, expected: int) -> None:
+    size = os.path.getsize(path)
+    if size != expected:
+        raise OSError(errno.EIO, f"the written file holds {size} of {expected} bytes; is the disk full?")
