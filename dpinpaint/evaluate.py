@@ -209,8 +209,8 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    from . import __version__
     from .strategies import check_strategy
+    from .version import __version__
 
     check_baselines(list(baselines))
     check_strategy(strategy, 0.5)

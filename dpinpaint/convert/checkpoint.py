@@ -181,7 +181,7 @@ def save_stylegan2_checkpoint(
 
     The weights file is written atomically; ``config.json`` after it.
     """
-    from .. import __version__
+    from ..version import __version__
 
     folder = Path(folder)
     config = generator.config
