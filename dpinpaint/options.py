@@ -10,7 +10,7 @@ __all__ = ["STRATEGIES", "MASK_KINDS", "DAMAGE_KINDS", "EVAL_MASK_KINDS", "BASEL
 #: How an image of any size meets the network (:mod:`dpinpaint.strategies`).
 STRATEGIES = ("auto", "resize", "crop", "native")
 
-#: Kinds of generated holes (:func:`dpinpaint.masks.generate_mask`).
+#: Kinds of generated holes (:func:`dpinpaint.mask_generation.generate_mask`).
 MASK_KINDS: tuple[str, ...] = ("irregular", "regular")
 #: Damage an evaluation can draw besides them (:mod:`dpinpaint.eval_masks`).
 DAMAGE_KINDS = ("scratch", "text")
