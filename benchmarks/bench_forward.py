@@ -8,7 +8,7 @@ Measures, in one run and side by side, on ``--device`` (default cpu) in ``--dtyp
 - on the CPU, peak RSS of a fresh process that builds the model and runs one forward at each
   batch size; on CUDA, the peak GPU memory allocated by each batch size's forwards;
 - on the CPU, ``G_s`` alone: dpinpaint's StyleGAN2 vs the straightforward port of
-  ``tests/reference_stylegan2.py`` (rosinality's network with its unfused ``upfirdn2d_native``
+  ``tests/support/reference_stylegan2.py`` (rosinality's network with its unfused ``upfirdn2d_native``
   blur) on the same weights, with a check that both give the same image.
 
 The first line (``env: {...}``) records the device name and the library versions.
@@ -76,11 +76,12 @@ def child_peak_rss(preset: str, batch: int) -> dict[str, float]:
 
 
 def bench_stylegan(preset: str, repeats: int) -> dict[str, float]:
+    # The one import from tests/: the reference port is the tests' oracle (six test modules use
+    # it); this comparison times it against the library on the same weights.
     sys.path.insert(0, str(ROOT / "tests"))
-    from reference_stylegan2 import ReferenceGenerator
-
     from dpinpaint import get_preset
     from dpinpaint.models import StyleGAN2Generator
+    from support.reference_stylegan2 import ReferenceGenerator
 
     cfg = get_preset(preset).stylegan
     fast = StyleGAN2Generator(cfg).eval()

@@ -1,6 +1,6 @@
 """Seeded evaluation masks for photos of any size: hole-ratio groups, thin scratches, text strokes.
 
-- :func:`group_mask`: an ``"irregular"`` / ``"regular"`` mask (:func:`dpinpaint.masks.generate_mask`)
+- :func:`group_mask`: an ``"irregular"`` / ``"regular"`` mask (:func:`dpinpaint.mask_generation.generate_mask`)
   of one image's size whose hole ratio falls in a group, drawn from ``(seed, kind, group, index)``;
 - :func:`scratch_mask`: a few thin scratches across the photo (lines 1-3 px wide at 256-1080 px,
   about 1% of the image, the damage of an old print or a lens);
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidInputError
-from .masks import generate_mask
+from .mask_generation import generate_mask
 from .options import DAMAGE_KINDS, EVAL_MASK_KINDS, MASK_KINDS
 
 __all__ = ["EVAL_MASK_KINDS", "DAMAGE_KINDS", "group_mask", "scratch_mask", "text_mask", "damage_mask"]

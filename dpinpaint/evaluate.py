@@ -214,7 +214,7 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    from . import __version__
+    from .version import __version__
 
     check_baselines(list(baselines))
     overrides = {"strategy": strategy, "native_max_side": native_max_side, "inversion": inversion, "steps": steps}

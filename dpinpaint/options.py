@@ -40,7 +40,7 @@ METHODS: tuple[str, ...] = ("learned", "optimize", "hybrid")
 LOSSES: tuple[str, ...] = ("l1", "l2")
 Method = Literal["learned", "optimize", "hybrid"]
 
-#: Kinds of generated holes (:func:`dpinpaint.masks.generate_mask`).
+#: Kinds of generated holes (:func:`dpinpaint.mask_generation.generate_mask`).
 MASK_KINDS: tuple[str, ...] = ("irregular", "regular")
 #: Damage an evaluation can draw besides them (:mod:`dpinpaint.eval_masks`).
 DAMAGE_KINDS = ("scratch", "text")

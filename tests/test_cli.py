@@ -273,7 +273,7 @@ def test_summarize_ablations(paths: str) -> None:
 # dpinpaint convert stylegan2 (in-process: the converter tests cover the formats)
 # --------------------------------------------------------------------------------------------
 def test_convert_stylegan2_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from convert_fixtures import build_nvidia_pytorch, write_nvidia_pytorch
+    from support.convert_fixtures import build_nvidia_pytorch, write_nvidia_pytorch
 
     G, D = build_nvidia_pytorch()
     src = write_nvidia_pytorch(tmp_path / "net.pkl", G, D)
@@ -291,9 +291,8 @@ def test_convert_stylegan2_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_convert_stylegan2_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from convert_fixtures import write_rosinality
-
     from dpinpaint import StyleGAN2Config
+    from support.convert_fixtures import write_rosinality
 
     config = StyleGAN2Config(resolution=16, channels=(8, 8, 4), z_dim=8, w_dim=8, n_mlp=2)
     src, *_ = write_rosinality(tmp_path / "g.pt", config)

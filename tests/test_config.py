@@ -11,7 +11,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference_stylegan2 import default_channels
 
 from dpinpaint import DualPathNet
 from dpinpaint.config import (
@@ -24,6 +23,7 @@ from dpinpaint.config import (
     list_presets,
 )
 from dpinpaint.errors import ConfigError, DPInpaintError
+from support.reference_stylegan2 import default_channels
 
 PRESETS = ("ffhq-256", "church-256", "cat-256", "ffhq-256-paper256", "tiny", "demo")
 

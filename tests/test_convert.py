@@ -1,7 +1,7 @@
 """StyleGAN2 import: each community format converts to a network that computes what the source defines.
 
-The source files are built by :mod:`convert_fixtures` in the real layouts; the references
-are an independent rosinality port (:mod:`reference_stylegan2`), a transcription of
+The source files are built by :mod:`support.convert_fixtures` in the real layouts; the references
+are an independent rosinality port (:mod:`support.reference_stylegan2`), a transcription of
 stylegan2-ada-pytorch's maths (the fixture modules' ``forward``) and a transcription of the
 TensorFlow graph with explicit per-tap loops.
 """
@@ -18,20 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from convert_fixtures import (
-    FullyConnectedLayer,
-    build_nvidia_pytorch,
-    faithful_dumps,
-    tf_discriminator_forward,
-    tf_generator_forward,
-    tf_mapping_forward,
-    tf_variables,
-    write_nvidia_pytorch,
-    write_nvidia_tf,
-    write_rosinality,
-)
 from PIL import Image
-from reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
 
 from dpinpaint import DualPathNet, StyleGAN2Config, get_preset
 from dpinpaint.checkpoint import load_state_dict_strict
@@ -44,6 +31,19 @@ from dpinpaint.convert import (
     save_stylegan2_checkpoint,
 )
 from dpinpaint.errors import CheckpointError, UnsupportedFormatError
+from support.convert_fixtures import (
+    FullyConnectedLayer,
+    build_nvidia_pytorch,
+    faithful_dumps,
+    tf_discriminator_forward,
+    tf_generator_forward,
+    tf_mapping_forward,
+    tf_variables,
+    write_nvidia_pytorch,
+    write_nvidia_tf,
+    write_rosinality,
+)
+from support.reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
 
 TOL = {"atol": 1e-4, "rtol": 1e-4}
 # Widths chosen so that every resolution differs from its neighbour somewhere (catches transposes).

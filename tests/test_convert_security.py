@@ -21,7 +21,12 @@ from typing import Any
 
 import pytest
 import torch
-from convert_fixtures import (
+
+import dpinpaint
+from dpinpaint.config import StyleGAN2Config
+from dpinpaint.convert import load_stylegan2
+from dpinpaint.errors import UnsafeCheckpointError
+from support.convert_fixtures import (
     GlobalRef,
     build_nvidia_pytorch,
     faithful_dumps,
@@ -30,11 +35,6 @@ from convert_fixtures import (
     write_nvidia_tf,
     write_rosinality,
 )
-
-import dpinpaint
-from dpinpaint.config import StyleGAN2Config
-from dpinpaint.convert import load_stylegan2
-from dpinpaint.errors import UnsafeCheckpointError
 
 SMALL = StyleGAN2Config(resolution=32, channels=(16, 16, 12, 6), z_dim=16, w_dim=16, n_mlp=2)
 EVIL_MODULE = "dpinpaint_evil_payload"

@@ -1,4 +1,4 @@
-"""Inpainter.from_pretrained / push_to_hub against a loopback Hub (tests/hub_server.py).
+"""Inpainter.from_pretrained / push_to_hub against a loopback Hub (tests/support/hub_server.py).
 
 The real ``huggingface_hub`` client downloads, caches and re-uses the files; these tests
 check what users see: bit-identical round trips, revision pinning, offline use and the
@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hub_server import FakeHub, patch_hub_endpoint, set_offline, skip_retry_sleeps, subprocess_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load as safetensors_load
@@ -34,6 +33,7 @@ from dpinpaint.errors import (
     ModelNotFoundError,
 )
 from dpinpaint.hub import PRETRAINED
+from support.hub_server import FakeHub, patch_hub_endpoint, set_offline, skip_retry_sleeps, subprocess_env
 
 REPO = "acme/tiny-inpaint"
 

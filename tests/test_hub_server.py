@@ -1,4 +1,4 @@
-"""The fake Hub (tests/hub_server.py) driven by the real huggingface_hub client.
+"""The fake Hub (tests/support/hub_server.py) driven by the real huggingface_hub client.
 
 Findings for huggingface_hub 2.4.0 recorded here: a cold cache while offline raises
 ``LocalEntryNotFoundError``; a single dropped connection is retried by the client (from byte 0 for files
@@ -20,15 +20,6 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from hub_server import (
-    FakeHub,
-    fake_hub_env,
-    git_blob_sha1,
-    patch_hub_endpoint,
-    set_offline,
-    skip_retry_sleeps,
-    subprocess_env,
-)
 from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -37,6 +28,16 @@ from huggingface_hub.errors import (
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
+)
+
+from support.hub_server import (
+    FakeHub,
+    fake_hub_env,
+    git_blob_sha1,
+    patch_hub_endpoint,
+    set_offline,
+    skip_retry_sleeps,
+    subprocess_env,
 )
 
 REPO = "acme/tiny-inpainter"

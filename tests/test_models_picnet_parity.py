@@ -1,6 +1,6 @@
 """Parity of the feed-forward path and its discriminator with PICNet's generative path.
 
-The reference is tests/reference_picnet.py, a plain transcription of PICNet's blocks
+The reference is tests/support/reference_picnet.py, a plain transcription of PICNet's blocks
 (lyndonzheng/Pluralistic-Inpainting, model/base_function.py, model/network.py,
 model/external_function.py). Weights are copied from the reference into dpinpaint's modules
 and the outputs compared (to 1e-5), block by block and for the whole path at 256x256.
@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from reference_picnet import (
+from torch import nn
+from torch.nn.utils import parametrize
+
+from dpinpaint import get_preset
+from dpinpaint.models import DualPathNet, PICNetDiscriminator
+from dpinpaint.models import feedforward as ff
+from dpinpaint.models.spectral import spectral_norm_conv
+from support.reference_picnet import (
     Auto_Attn,
     Output,
     ResBlock,
@@ -24,13 +31,6 @@ from reference_picnet import (
     picnet_encoder,
     picnet_generator,
 )
-from torch import nn
-from torch.nn.utils import parametrize
-
-from dpinpaint import get_preset
-from dpinpaint.models import DualPathNet, PICNetDiscriminator
-from dpinpaint.models import feedforward as ff
-from dpinpaint.models.spectral import spectral_norm_conv
 
 TOL = 1e-5
 

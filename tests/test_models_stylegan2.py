@@ -1,6 +1,6 @@
 """Tests for :mod:`dpinpaint.models.stylegan2` against the slow reference port.
 
-``tests/reference_stylegan2.py`` is a literal rosinality-style port with the same
+``tests/support/reference_stylegan2.py`` is a literal rosinality-style port with the same
 state-dict keys. dpinpaint's generator folds styles into one convolution for a batch of
 one and modulates activations around a shared convolution for larger batches, so every
 parity check runs at batch 1 and at batch 3.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
 
 from dpinpaint import get_preset
 from dpinpaint.config import StyleGAN2Config
 from dpinpaint.errors import ConfigError, DPInpaintError, InvalidInputError
 from dpinpaint.models import StyleGAN2Discriminator, StyleGAN2Generator
+from support.reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
 
 SMALL = StyleGAN2Config(resolution=32, channels=(48, 40, 24, 16), z_dim=40, w_dim=40, n_mlp=2)
 # Asymmetric FIR: catches a missing/extra kernel flip in the up-sampling and blur paths.

@@ -1,10 +1,11 @@
-"""Sanity tests for the slow StyleGAN2 reference port (tests/reference_stylegan2.py)."""
+"""Sanity tests for the slow StyleGAN2 reference port (tests/support/reference_stylegan2.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from reference_stylegan2 import (
+
+from support.reference_stylegan2 import (
     ReferenceDiscriminator,
     ReferenceGenerator,
     upfirdn2d_native,

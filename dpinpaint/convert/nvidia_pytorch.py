@@ -37,8 +37,9 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
-from .checkpoint import ConvertedWeights, as_float_tensor, blur_taps_from_filter, fold_gain
-from .safe_pickle import PersistentObject, unsupported_format_error
+from .pickle_allowlist import PersistentObject
+from .safe_pickle import unsupported_format_error
+from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter, fold_gain
 
 __all__ = ["convert_nvidia_pytorch", "is_nvidia_pytorch_pickle"]
 

@@ -32,8 +32,9 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
-from .checkpoint import ConvertedWeights, as_float_tensor
-from .safe_pickle import TFNetwork, unsupported_format_error
+from .pickle_allowlist import TFNetwork
+from .safe_pickle import unsupported_format_error
+from .weights import ConvertedWeights, as_float_tensor
 
 __all__ = ["convert_nvidia_tf", "is_nvidia_tf_pickle"]
 

@@ -21,8 +21,8 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
-from .checkpoint import ConvertedWeights, as_float_tensor, blur_taps_from_filter
 from .safe_pickle import unsupported_format_error
+from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter
 
 __all__ = ["convert_rosinality", "infer_rosinality_config"]
 

@@ -37,7 +37,7 @@ def make_inputs(folder: Path) -> tuple[Path, Path]:
     except ImportError:
         sys.exit("readme_picture.py takes its photo from scikit-image's samples: pip install scikit-image")
 
-    from dpinpaint.masks import generate_mask
+    from dpinpaint.mask_generation import generate_mask
 
     photo = np.ascontiguousarray(getattr(data, PHOTO)()[CROP])
     h, w = photo.shape[:2]

@@ -1,4 +1,4 @@
-"""Generated masks: Table-1 hole-ratio groups hit on every mask, deterministic seeded sets, strokes."""
+"""dpinpaint.mask_generation: Table-1 hole-ratio groups hit on every mask, deterministic seeded sets, strokes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpinpaint import masks
+from dpinpaint import mask_generation, masks
 from dpinpaint.errors import InvalidInputError
-from dpinpaint.masks import (
+from dpinpaint.mask_generation import (
     HOLE_GROUPS,
     MASK_KINDS,
     generate_mask,
@@ -31,6 +31,13 @@ def _in(ratio: float, group: tuple[float, float]) -> bool:
 def _is_rectangle(hole: np.ndarray) -> bool:
     ys, xs = np.nonzero(hole)
     return bool(hole[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].all())
+
+
+def test_masks_still_exports_the_generation_names() -> None:
+    """``from dpinpaint.masks import generate_mask`` (and the other names) keeps working."""
+    for name in mask_generation.__all__:
+        assert getattr(masks, name) is getattr(mask_generation, name)
+        assert name in masks.__all__
 
 
 # -- groups -----------------------------------------------------------------------------------------
@@ -238,6 +245,6 @@ def test_mask_set_rejects_bad_arguments(kwargs: dict) -> None:
 
 
 def test_gives_up_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(masks, "_MAX_RESTARTS", 0)
+    monkeypatch.setattr(mask_generation, "_MAX_RESTARTS", 0)
     with pytest.raises(RuntimeError, match=r"could not generate an? irregular 64x64 mask"):
         generate_mask(64, 64, ratio=(0.5, 0.6), rng=np.random.default_rng(0))

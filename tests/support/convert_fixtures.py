@@ -823,7 +823,7 @@ def rosinality_state_dicts(
     config: Any, seed: int = 0
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
     """(g_ema state, d state, latent_avg) with random non-zero biases/noise strengths, rosinality keys."""
-    from reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
+    from .reference_stylegan2 import ReferenceDiscriminator, ReferenceGenerator
 
     torch.manual_seed(seed)
     channels = dict(zip(config.resolutions, config.channels))
