@@ -33,6 +33,7 @@ from PIL import Image
 
 from .errors import InvalidInputError
 from .files import atomic_write
+from .image_io import IMAGE_EXTENSIONS  # defined there; re-exported here for compatibility
 from .inversion import InversionConfig
 from .version import __version__
 
@@ -53,8 +54,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File extensions read as images (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 #: ``--format`` values other than ``same``: (PIL format, extension).
 OUTPUT_FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 OUTPUT_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}  # suffix -> --format

@@ -30,13 +30,24 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ImageReadError, InvalidInputError
 from .strategies import Window
 
-__all__ = ["ImageData", "OutputType", "read_image", "open_image_file", "decode_image", "LUMA_WEIGHTS"]
+__all__ = [
+    "ImageData",
+    "OutputType",
+    "read_image",
+    "open_image_file",
+    "decode_image",
+    "prepare_image",
+    "LUMA_WEIGHTS",
+    "IMAGE_EXTENSIONS",
+]
 
 logger = logging.getLogger(__name__)
 
 OutputType = Literal["pil", "np", "pt"]
 #: ITU-R 601-2 luma weights, the ones PIL uses for ``convert("L")``.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+#: File extensions read as images (case-insensitive): the files of folders given to the CLI and to training.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 # PIL modes handled natively (pixels kept bit for bit) -> (numpy dtype of np.asarray, full-scale value).
 _NATIVE_PIL_MODES: dict[str, float] = {"1": 1.0, "L": 255.0, "LA": 255.0, "RGB": 255.0, "RGBA": 255.0}
@@ -382,3 +393,25 @@ def read_image(image: Any, *, name: str = "image") -> ImageData:
     raise InvalidInputError(
         f"unsupported {name} type {type(image).__name__}; pass a file path, a PIL image, a numpy array or a torch tensor"
     )
+
+
+def prepare_image(image: str | os.PathLike[str] | Image.Image, size: int) -> np.ndarray:
+    """Centre crop to a square and Lanczos resize to ``size``: ``(size, size, 3)`` uint8 RGB.
+
+    ``image`` is a file (opened with :func:`open_image_file`: EXIF orientation applied) or a PIL image. This is StyleGAN2's preparation (``dataset_tool.py``: centre crop,
+    ``PIL.Image.LANCZOS``); images smaller than ``size`` are upscaled the same way (training
+    refuses them beforehand, see :func:`dpinpaint.train.data.validate_source`). Training and
+    :mod:`dpinpaint.evaluate` prepare images with it.
+
+    Raises:
+        ImageReadError: an unreadable file.
+    """
+    if not isinstance(image, Image.Image):
+        image, _ = open_image_file(image)
+    im = image.convert("RGB")
+    side = min(im.size)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    im = im.crop((left, top, left + side, top + side))
+    if side != size:
+        im = im.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(im).copy()
