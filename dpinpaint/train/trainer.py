@@ -37,7 +37,18 @@ from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold
 from ..models.spectral import has_spectral_norm, spectral_norms
 from ..models.stylegan2 import StyleGAN2Discriminator
 from .config import TrainConfig
-from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
+from .data import (
+    ImageSource,
+    InpaintingDataset,
+    ResumableSampler,
+    make_loader,
+    read_split,
+    split_indices,
+    validate_source,
+    write_split,
+)
+from .loss import LOG_NAMES, STAGE_UPDATES, UPDATES, Batch, DualPathLoss
+from .losses import LossWeights
 from .schedule import PhaseSettings, base_settings, phase_at
 from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
 
@@ -84,39 +95,74 @@ class Trainer:
         device: str | torch.device = "cpu",
         init: str | os.PathLike[str] | None = None,
     ) -> None:
-        from .data import ImageSource, InpaintingDataset, ResumableSampler, make_loader, split_indices, validate_source
-
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
         self.device = torch.device(device)
         self.rank, self.world = _distributed(self.device.type)
         if self.device.type == "cuda" and self.world > 1:  # one GPU per process under torchrun
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        r = config.model.resolution
-        # -- everything that can be wrong is checked before any training starts ------------------
-        if self.device.type == "cpu" and config.precision == "fp16":
+        # Everything that can be wrong is checked before any training starts.
+        self._check_precision()
+        self._open_data(data)
+        self._check_run_dir(resume)
+        # The order of the steps below is the order the global RNG draws initial weights in.
+        self._build_networks(stylegan2, init=None if resume else init)
+        self._build_optimizers()
+        self._build_loader()
+        self.step = 0
+        if resume:
+            self._resume()
+        elif self.rank == 0:
+            self._start_run(data, stylegan2)
+        self.loss = DualPathLoss(
+            self.model,
+            self._wrap_ddp(),
+            discriminator=self.d,
+            style_discriminator=self.d_s,
+            weights=LossWeights(
+                config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim, config.lambda_adv
+            ),
+            scaler=self.scaler,
+            finetune_style_encoder=config.finetune_style_encoder,
+        )
+
+    @property
+    def weights(self) -> LossWeights:
+        """The loss weights in force (the current phase's)."""
+        return self.loss.weights
+
+    # -- building ----------------------------------------------------------------------------
+    def _check_precision(self) -> None:
+        precision = self.config.precision
+        if self.device.type == "cpu" and precision == "fp16":
             raise ConfigError("precision='fp16' is for accelerators; train on the CPU with 'fp32' (or 'bf16')")
-        if self.device.type == "cpu" and config.precision == "bf16" and not cpu_has_native_bf16():
+        if self.device.type == "cpu" and precision == "bf16" and not cpu_has_native_bf16():
             raise ConfigError(
                 "precision='bf16' on the CPU needs native bfloat16 (AVX512-BF16 or AMX), which this CPU lacks "
                 "(emulated bf16 is slower than float32); use 'fp32'"
             )
-        self.source = ImageSource(data)
-        validate_source(self.source, r)
-        train_idx, test_idx = split_indices(len(self.source), config.test_count)
-        self.train_idx, self.test_idx = train_idx, test_idx
-        self._check_run_dir(resume, data, stylegan2)
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
 
+    def _open_data(self, data: str | os.PathLike[str]) -> None:
+        """The images (every one checked) and their train/test split."""
+        self.source = ImageSource(data)
+        validate_source(self.source, self.config.model.resolution)
+        self.train_idx, self.test_idx = split_indices(len(self.source), self.config.test_count)
+
+    def _build_networks(self, stylegan2: Any, init: str | os.PathLike[str] | None) -> None:
+        """The model (with the pretrained ``G_s``/``D_s`` and ``--init`` weights), its average and ``D``."""
+        config = self.config
         torch.manual_seed(config.seed)
         self.model = DualPathNet(config.model).to(self.device)
         self.d_s: StyleGAN2Discriminator | None = None
         if config.model.uses_inversion:
             self._load_stylegan2(stylegan2)
-        if init is not None and not resume:
+        if init is not None:
             self._load_init(init)
         if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
-            self._warn_if_renormalised(init if not resume else None)
+            self._warn_if_renormalised(init)
             apply_spectral_norm(self.model)
-        # The averaged weights start from the initial ones (a resumed run overwrites them below).
+        # The averaged weights start from the initial ones (a resumed run overwrites them).
         self.ema = self._average_copy() if config.ema_kimg else None
         # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
         pairs = [] if self.ema is None else zip(self.ema.parameters(), self.model.parameters(), strict=True)
@@ -124,29 +170,30 @@ class Trainer:
         self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
         self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
         self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
-        self.weights = LossWeights(
-            config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim, config.lambda_adv
-        )
+
+    def _build_optimizers(self) -> None:
+        """One Adam per phase's networks (:data:`dpinpaint.train.loss.PHASES` names them)."""
+        config = self.config
         self.settings = base_settings(config)  # what the optimisers start with; run() enters each phase
-        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         if config.stage1_steps:
             self.optimizers["style_encoder"] = torch.optim.Adam(
                 self.model.style_encoder.parameters(), lr=config.lr, betas=config.betas
             )
-        if config.stage2_steps:
+        if self.d is not None:
             params = [*self.model.encoder.parameters(), *self.model.generator.parameters()]
             if config.finetune_style_encoder and config.model.uses_inversion:
                 params += list(self.model.style_encoder.parameters())
             self.optimizers["generator"] = torch.optim.Adam(params, lr=config.lr, betas=config.betas)
-            assert self.d is not None
             self.optimizers["discriminator"] = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=config.betas)
 
+    def _build_loader(self) -> None:
+        """The training samples, their resumable order and one loader for the whole run (its workers persist)."""
+        config = self.config
         self.dataset = InpaintingDataset(
             self.source,
-            train_idx,
-            r,
+            self.train_idx,
+            config.model.resolution,
             seed=config.seed,
             regular_probability=config.regular_probability,
             hole_ratio=config.hole_ratio,
@@ -156,17 +203,10 @@ class Trainer:
         self.sampler = ResumableSampler(
             len(self.dataset), seed=config.seed, batch_size=config.batch_size, rank=self.rank, world_size=self.world
         )
-        # One loader for the whole run (its workers persist); each pass starts at the sampler's epoch and position.
+        # Each pass over the loader starts at the sampler's epoch and position.
         self.loader = make_loader(self.dataset, self.sampler, config.batch_size, config.workers)
-        self.step = 0
-        if resume:
-            self._resume()
-        elif self.rank == 0:
-            self._start_run(data, stylegan2)
-        self._ddp = self._wrap_ddp()
 
-    # -- set-up ------------------------------------------------------------------------------
-    def _check_run_dir(self, resume: bool, data: Any, stylegan2: Any) -> None:
+    def _check_run_dir(self, resume: bool) -> None:
         config_path = self.run_dir / "config.json"
         if resume:
             if not config_path.is_file():
@@ -252,8 +292,6 @@ class Trainer:
         self.model.load_state_dict(load_model(init).state_dict())
 
     def _start_run(self, data: Any, stylegan2: Any) -> None:
-        from .data import write_split
-
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config.to_json(self.run_dir / "config.json")
         run = {"data": str(data), "stylegan2": None if stylegan2 is None else str(stylegan2)}
@@ -261,8 +299,6 @@ class Trainer:
         write_split(self.run_dir, self.source, self.train_idx, self.test_idx)
 
     def _resume(self) -> None:
-        from .data import read_split
-
         read_split(self.run_dir, self.source, self.train_idx, self.test_idx)
         folder = latest_checkpoint(self.run_dir)
         if folder is None:
@@ -326,19 +362,19 @@ class Trainer:
             batch = next(batches)
             image = batch["image"].to(self.device)
             known = batch["known"].to(self.device)
+            stage = 1 if self.step < self.config.stage1_steps else 2
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-                if self.step < self.config.stage1_steps:
-                    logs = self._stage1_step(image, known)
-                else:
-                    logs = self._stage2_step(image, known)
+                losses = self.train_step(Batch(image, known), stage)
             self.sampler.advance(image.shape[0] * self.world)
             self._update_ema(image.shape[0] * self.world)
             self.step += 1
             images += image.shape[0] * self.world
             bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
             if self.rank == 0:
                 if self.step % self.config.log_every == 0 or self.step == total:
+                    # The only host sync of a step: the losses become numbers when a line is written.
+                    logs = {"stage": float(stage), **{k: float(v) for k, v in losses.items()}}
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
                     rate = images / max(time.perf_counter() - start, 1e-9)
                     record = {"step": self.step, **logs, "lr": self.settings.lr, "images_per_s": round(rate, 3)}
                     self._log({**record, "phase": self.settings.index} if self.config.phases else record)
@@ -363,14 +399,12 @@ class Trainer:
         moments and ``D`` carry on); new hole ratios need a new loader, whose workers hold a copy of
         the dataset. It continues at the sampler's position, so the data order is unchanged.
         """
-        from .data import make_loader
-
         if settings == self.settings:
             return False
         changed = self.settings.hole_ratio != settings.hole_ratio
         self.settings = settings
-        self.weights = dataclasses.replace(
-            self.weights,
+        self.loss.weights = dataclasses.replace(
+            self.loss.weights,
             lambda_r=settings.lambda_r,
             lambda_adv=settings.lambda_adv,
             lambda_ssim=settings.lambda_ssim,
@@ -393,40 +427,21 @@ class Trainer:
 
             dist.barrier()
 
-    def _stage1_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
-        """Eq. 10 on ``E_s``: the photo-realism of ``I_s`` under ``D_s`` plus 20 x its L1 to the ground truth."""
-        assert self.d_s is not None
-        self.model.train()
-        masked = image * known
-        latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
-        inversion, _ = self.model.synthesize(latent)
-        loss, logs = inversion_loss(self.d_s(inversion), image, inversion, self.weights)
-        self._update(self.optimizers["style_encoder"], loss)
-        return {"stage": 1.0, **logs}
+    def train_step(self, batch: Batch, stage: int) -> dict[str, torch.Tensor]:
+        """One step of ``stage`` (1 or 2): each update of :data:`~dpinpaint.train.loss.STAGE_UPDATES`
+        clears its optimiser's gradients, back-propagates its loss and steps the optimiser.
 
-    def _stage2_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
-        """Eq. 12 on ``D``, then eq. 14 on ``E``, ``G`` and the fusions (and ``E_s`` when fine-tuned)."""
-        assert self.d is not None
+        Returns the losses as detached 0-dim tensors (no host sync), in ``metrics.jsonl``'s order.
+        """
         self.model.train()
-        masked = image * known
-        features = None
-        if self.config.model.uses_inversion:
-            with torch.set_grad_enabled(self.config.finetune_style_encoder):
-                latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
-                _, features = self.model.synthesize(latent)
-        feats = self._ddp["encoder"](masked, known)
-        generated, _, _ = self._ddp["generator"](feats, known, features)
-        d = self._ddp["discriminator"]
-        d_loss = discriminator_loss(d(image), d(generated.detach()))
-        self._update(self.optimizers["discriminator"], d_loss)
-        # The generator step goes through the raw D (not its DDP wrapper), with D's weights frozen.
-        self.d.requires_grad_(False)
-        try:
-            loss, logs = feedforward_loss(self.d(generated), image, generated, self.weights, known)
-            self._update(self.optimizers["generator"], loss)
-        finally:
-            self.d.requires_grad_(True)
-        return {"stage": 2.0, **logs, "L_adv_D": float(d_loss.detach())}
+        losses: dict[str, torch.Tensor] = {}
+        for update in STAGE_UPDATES[stage]:
+            opt = self.optimizers[UPDATES[update]]
+            opt.zero_grad(set_to_none=True)
+            losses.update(self.loss.accumulate_gradients(update, batch))
+            self.scaler.step(opt)  # through the gradient scaler under fp16
+            self.scaler.update()
+        return {name: losses[name] for name in LOG_NAMES if name in losses}
 
     @torch.no_grad()
     def _update_ema(self, images: int) -> None:
@@ -438,13 +453,6 @@ class Trainer:
             torch._foreach_lerp_(self._ema_params, self._trained_params, 1.0 - beta)
         for a, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
             a.copy_(b)
-
-    def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        """One optimiser step (through the gradient scaler under fp16)."""
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        self.scaler.update()
 
     # -- outputs ----------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
@@ -469,8 +477,6 @@ class Trainer:
     @torch.no_grad()
     def _samples(self, count: int = 4) -> None:
         """A grid, one row per held-out image: masked input | I_s | I_g | output | ground truth."""
-        from .data import InpaintingDataset
-
         indices = (self.test_idx or self.train_idx)[:count]
         fixed = InpaintingDataset(
             self.source, indices, self.config.model.resolution, seed=self.config.seed + 1, flip=False,
