@@ -9,12 +9,18 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from dpinpaint import get_preset
+from dpinpaint import DualPathNet, get_preset
 from dpinpaint.convert import save_stylegan2_checkpoint
+from dpinpaint.models import PICNetDiscriminator
 from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from dpinpaint.train.config import TrainConfig
+from dpinpaint.train.loss import STAGE_UPDATES, UPDATES, Batch, DualPathLoss
+from dpinpaint.train.losses import LossWeights, l1_loss, photo_realism_loss, ssim_loss
 from dpinpaint.train.trainer import Trainer
 
 TINY = get_preset("tiny")
@@ -124,7 +130,7 @@ def test_training_matches_the_numbers_recorded_before_the_refactor(
                          log_every=1, **recorded["config"])  # fmt: skip
     trainer = Trainer(config, tmp_path / case, assets["data"], assets["stylegan2"], progress=False)
     got = _fingerprint(trainer, tmp_path / case)
-    assert [r.keys() for r in got["losses"]] == [r.keys() for r in recorded["losses"]]
+    assert [list(r) for r in got["losses"]] == [list(r) for r in recorded["losses"]]  # metrics.jsonl's order
     for mine, theirs in zip(got["losses"], recorded["losses"], strict=True):
         for key, value in theirs.items():
             assert mine[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
@@ -132,3 +138,122 @@ def test_training_matches_the_numbers_recorded_before_the_refactor(
     for group, (total, weighted) in recorded["changes"].items():
         assert got["changes"][group][0] == pytest.approx(total, rel=1e-4), group
         assert got["changes"][group][1] == pytest.approx(weighted, abs=2e-3), group
+
+
+# -- the loss object against the equations written out ----------------------------------------------
+class _ScalarReads(TorchDispatchMode):
+    """Counts reads of a tensor's value by the host (``.item()``, ``float(t)``, ``bool(t)``: a sync on a GPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _parts(finetune: bool = False, weights: LossWeights | None = None) -> tuple[DualPathNet, nn.Module, DualPathLoss]:
+    model = DualPathNet(TINY)
+    model.stylegan.update_w_avg(num_samples=50)
+    d = PICNetDiscriminator(TINY.resolution, negative_slope=TINY.feedforward.negative_slope)
+    d_s = StyleGAN2Discriminator(TINY.stylegan).requires_grad_(False)
+    nets = {"style_encoder": model.style_encoder, "encoder": model.encoder, "generator": model.generator,
+            "discriminator": d}  # fmt: skip
+    loss = DualPathLoss(model, nets, discriminator=d, style_discriminator=d_s, scaler=torch.amp.GradScaler("cpu", enabled=False),
+                        weights=weights or LossWeights(hole_weight=2.0, lambda_ssim=0.5), finetune_style_encoder=finetune)  # fmt: skip
+    return model, d, loss
+
+
+def _batch(seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    known = torch.ones(2, 1, 64, 64)
+    known[:, :, 16:40, 20:50] = 0
+    return Batch(image, known)
+
+
+def _grads(module: nn.Module) -> list[torch.Tensor | None]:
+    return [None if p.grad is None else p.grad.clone() for p in module.parameters()]
+
+
+def _assert_grads(got: list[torch.Tensor | None], module: nn.Module, loss: torch.Tensor) -> None:
+    params = [p for p in module.parameters() if p.requires_grad]
+    expected = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        if e is None:
+            assert g is None or not g.any()
+        else:
+            assert g is not None
+            torch.testing.assert_close(g, e)
+
+
+def test_the_inversion_update_is_eq_10_on_the_style_encoder() -> None:
+    model, _, loss = _parts()
+    batch = _batch()
+    with _ScalarReads() as reads:
+        logs = loss.accumulate_gradients("inversion", batch)
+    assert reads.count == 0  # nothing is read back to the host during the update
+    got = _grads(model.style_encoder)
+    assert list(logs) == ["L_sp", "L_sr", "L_inv"] and all(v.ndim == 0 and not v.requires_grad for v in logs.values())
+    inversion, _ = model.synthesize(model.invert(batch.image * batch.known, batch.known))
+    assert loss.style_discriminator is not None
+    sp = photo_realism_loss(loss.style_discriminator(inversion))
+    sr = l1_loss(batch.image, inversion)
+    torch.testing.assert_close(logs["L_sp"], sp.detach())
+    torch.testing.assert_close(logs["L_sr"], sr.detach())
+    _assert_grads(got, model.style_encoder, sp + 20.0 * sr)
+    assert all(p.grad is None for p in model.encoder.parameters())
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+def test_the_stage_2_updates_share_one_generated_image(finetune: bool) -> None:
+    model, d, loss = _parts(finetune)
+    d.eval()  # PICNet's D is spectrally normalised: in training mode every call would refine its estimate of sigma
+    batch = _batch(1)
+    calls: list[int] = []
+    model.generator.register_forward_hook(lambda *_: calls.append(1))
+    with _ScalarReads() as reads:
+        d_logs = loss.accumulate_gradients("discriminator", batch)
+        d_grads = _grads(d)
+        for p in d.parameters():
+            p.grad = None
+        g_logs = loss.accumulate_gradients("feedforward", batch)
+    assert reads.count == 0
+    assert len(calls) == 1 and batch.generated is not None  # computed once, used by both updates
+    assert list(d_logs) == ["L_adv_D"] and list(g_logs) == ["L_r", "L_adv_G", "L_ssim", "L_ff"]
+    assert all(p.requires_grad for p in d.parameters())  # D is frozen for the generator's update only
+    assert all(p.grad is None for p in d.parameters())  # ... which adds nothing to D's gradients
+    # The equations, written out on the same weights.
+    masked, known, image = batch.image * batch.known, batch.known, batch.image
+    with torch.set_grad_enabled(finetune):
+        _, features = model.synthesize(model.invert(masked, known))
+    generated, _, _ = model.feedforward(masked, known, features)
+    torch.testing.assert_close(batch.generated, generated)
+    d_loss = F.softplus(-d(image)).mean() + F.softplus(d(generated.detach())).mean()  # eq. 12
+    torch.testing.assert_close(d_logs["L_adv_D"], d_loss.detach())
+    _assert_grads(d_grads, d, d_loss)
+    r = ((image - generated).abs() * (known + 2.0 * (1 - known))).mean()  # hole_weight 2
+    adv = F.softplus(-d(generated)).mean()  # eq. 13
+    s = ssim_loss(image, generated, known)
+    total = 20.0 * r + 1.0 * adv + 0.5 * s  # eq. 14 with lambda_ssim 0.5
+    for name, value in {"L_r": r, "L_adv_G": adv, "L_ssim": s, "L_ff": total}.items():
+        torch.testing.assert_close(g_logs[name], value.detach())
+    _assert_grads(_grads(model.encoder), model.encoder, total)
+    _assert_grads(_grads(model.generator), model.generator, total)
+    if finetune:
+        _assert_grads(_grads(model.style_encoder), model.style_encoder, total)
+    else:
+        assert all(p.grad is None for p in model.style_encoder.parameters())
+
+
+def test_an_unknown_update_or_a_missing_network_is_refused() -> None:
+    _, _, loss = _parts()
+    with pytest.raises(ValueError, match="unknown update 'generator'"):
+        loss.accumulate_gradients("generator", _batch())
+    loss.style_discriminator = None
+    with pytest.raises(ValueError, match="needs the pretrained discriminator"):
+        loss.accumulate_gradients("inversion", _batch())
+    assert set(UPDATES) == {u for updates in STAGE_UPDATES.values() for u in updates}

@@ -14,7 +14,6 @@ weights (``ema`` in the checkpoints) is kept beside them, and samples and ``fina
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -33,9 +32,8 @@ from ..checkpoint import save_model
 from ..device import cpu_has_native_bf16
 from ..errors import ConfigError, InvalidInputError
 from ..files import atomic_write
-from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold_spectral_norm
-from ..models.spectral import has_spectral_norm, spectral_norms
-from ..models.stylegan2 import StyleGAN2Discriminator
+from ..models import DualPathNet, apply_spectral_norm, fold_spectral_norm
+from ..models.spectral import has_spectral_norm
 from .config import TrainConfig
 from .data import (
     ImageSource,
@@ -47,25 +45,17 @@ from .data import (
     validate_source,
     write_split,
 )
+from .distributed import barrier, init_distributed, wrap_ddp
+from .ema import WeightAverage
 from .loss import LOG_NAMES, STAGE_UPDATES, UPDATES, Batch, DualPathLoss
 from .losses import LossWeights
+from .networks import load_init_weights, load_pretrained_stylegan2, make_discriminator, warn_if_renormalised
 from .schedule import PhaseSettings, base_settings, phase_at
 from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
 
 __all__ = ["Trainer"]
 
 logger = logging.getLogger(__name__)
-
-
-def _distributed(device_type: str) -> tuple[int, int]:
-    """``(rank, world_size)``; initialises the process group under ``torchrun`` (NCCL for CUDA, else Gloo)."""
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size()
 
 
 class Trainer:
@@ -97,7 +87,7 @@ class Trainer:
     ) -> None:
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
         self.device = torch.device(device)
-        self.rank, self.world = _distributed(self.device.type)
+        self.rank, self.world = init_distributed(self.device.type)
         if self.device.type == "cuda" and self.world > 1:  # one GPU per process under torchrun
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         # Everything that can be wrong is checked before any training starts.
@@ -115,7 +105,7 @@ class Trainer:
             self._start_run(data, stylegan2)
         self.loss = DualPathLoss(
             self.model,
-            self._wrap_ddp(),
+            wrap_ddp(self._trained_networks(), self.world),
             discriminator=self.d,
             style_discriminator=self.d_s,
             weights=LossWeights(
@@ -154,22 +144,21 @@ class Trainer:
         config = self.config
         torch.manual_seed(config.seed)
         self.model = DualPathNet(config.model).to(self.device)
-        self.d_s: StyleGAN2Discriminator | None = None
+        self.d_s: nn.Module | None = None
         if config.model.uses_inversion:
-            self._load_stylegan2(stylegan2)
+            self.d_s = load_pretrained_stylegan2(
+                self.model, stylegan2, self.device, need_discriminator=bool(config.stage1_steps)
+            )
         if init is not None:
-            self._load_init(init)
+            load_init_weights(self.model, init)
         if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
-            self._warn_if_renormalised(init)
+            if init is not None:
+                warn_if_renormalised(self.model, init)
             apply_spectral_norm(self.model)
         # The averaged weights start from the initial ones (a resumed run overwrites them).
-        self.ema = self._average_copy() if config.ema_kimg else None
-        # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
-        pairs = [] if self.ema is None else zip(self.ema.parameters(), self.model.parameters(), strict=True)
-        pairs = [(a, p) for a, p in pairs if p.requires_grad]
-        self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
-        self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
-        self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
+        self.average = WeightAverage(self.model, config.ema_kimg) if config.ema_kimg else None
+        self.ema = None if self.average is None else self.average.net
+        self.d = make_discriminator(config).to(self.device) if config.stage2_steps else None
 
     def _build_optimizers(self) -> None:
         """One Adam per phase's networks (:data:`dpinpaint.train.loss.PHASES` names them)."""
@@ -222,38 +211,6 @@ class Trainer:
                 f"{self.run_dir} is not empty: pass --resume to continue it, or choose a new folder"
             )
 
-    def _average_copy(self) -> DualPathNet:
-        """A copy of the model to hold the averaged weights.
-
-        The frozen StyleGAN2 is never trained, so the copy shares it with the model instead of
-        duplicating it (115 MB of float32 weights for the 256x256 presets).
-        """
-        frozen = self.model.stylegan if self.config.model.uses_inversion else None
-        memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
-        return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
-
-    def _warn_if_renormalised(self, init: Any) -> None:
-        """Spectral norm maps each weight to ``W / sigma(W)``: say so when ``--init`` weights are far from that."""
-        if init is None:
-            return
-        sigmas = spectral_norms(self.model)
-        off = {name: s for name, s in sigmas.items() if abs(s - 1.0) > 0.05}
-        if off:
-            worst = max(off, key=lambda n: abs(off[n] - 1.0))
-            logger.warning(
-                "--init %s: %d of %d convolutions of E/G have spectral norms far from 1 (%s: %.3g); spectral "
-                "normalisation rescales them, so training starts from a different network. A model trained "
-                "without spectral norm is fine-tuned as it is with spectral_norm=False (--no-spectral-norm)",
-                init, len(off), len(sigmas), worst, off[worst],
-            )  # fmt: skip
-
-    def _make_discriminator(self) -> nn.Module:
-        """``D`` of the feed-forward path (``config.discriminator``)."""
-        model = self.config.model
-        if self.config.discriminator == "stylegan2":
-            return StyleGAN2Discriminator(model.stylegan)
-        return PICNetDiscriminator(model.resolution, negative_slope=model.feedforward.negative_slope)
-
     def export_model(self) -> DualPathNet:
         """The network ``final/`` holds: the averaged (else trained) weights, spectral norm folded.
 
@@ -261,35 +218,6 @@ class Trainer:
         """
         net = self.ema if self.ema is not None else self.model
         return fold_spectral_norm(net) if has_spectral_norm(net) else net
-
-    def _load_stylegan2(self, stylegan2: Any) -> None:
-        from ..checkpoint import load_state_dict_strict
-        from ..convert import load_stylegan2
-
-        if stylegan2 is None:
-            raise InvalidInputError(
-                "the inversion path needs a pretrained StyleGAN2: pass --stylegan2 (see docs/convert.md)"
-            )
-        g, d, info = load_stylegan2(stylegan2, device=self.device)
-        if info.config != self.config.model.stylegan:
-            raise ConfigError(
-                f"the StyleGAN2 in {stylegan2} ({info.config.resolution}x{info.config.resolution}, widths "
-                f"{info.config.channels}) does not match the model's ({self.config.model.stylegan.resolution}x"
-                f"{self.config.model.stylegan.resolution}, widths {self.config.model.stylegan.channels}); use "
-                "config.model.replace(stylegan=...) with the converted configuration"
-            )
-        load_state_dict_strict(self.model.stylegan, g.state_dict(), source=str(stylegan2))
-        if self.config.stage1_steps and d is None:
-            raise InvalidInputError(f"stage 1 needs the pretrained discriminator D_s, but {stylegan2} has none")
-        if d is not None:
-            self.d_s = d.to(self.device).eval().requires_grad_(False)
-
-    def _load_init(self, init: str | os.PathLike[str]) -> None:
-        from ..checkpoint import load_model, read_config
-
-        if read_config(init) != self.config.model:
-            raise ConfigError(f"--init {init}: its config.json differs from the training config's model")
-        self.model.load_state_dict(load_model(init).state_dict())
 
     def _start_run(self, data: Any, stylegan2: Any) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -318,21 +246,12 @@ class Trainer:
             nets["discriminator"] = self.d
         return nets
 
-    def _wrap_ddp(self) -> dict[str, nn.Module]:
-        """The trained sub-networks, wrapped in DistributedDataParallel under ``torchrun``."""
-        modules: dict[str, nn.Module] = {}
-        if self.config.model.uses_inversion:
-            modules["style_encoder"] = self.model.style_encoder
-        if self.config.model.uses_feedforward:
-            modules["encoder"] = self.model.encoder
-            modules["generator"] = self.model.generator
-        if self.d is not None:
-            modules["discriminator"] = self.d
-        if self.world == 1:
-            return modules
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        return {name: DDP(m, find_unused_parameters=False) for name, m in modules.items()}
+    def _trained_networks(self) -> dict[str, nn.Module]:
+        """The sub-networks a step trains, by the names :class:`~dpinpaint.train.loss.DualPathLoss` calls them."""
+        names = ["style_encoder"] if self.config.model.uses_inversion else []
+        names += ["encoder", "generator"] if self.config.model.uses_feedforward else []
+        nets = {name: getattr(self.model, name) for name in names}
+        return nets if self.d is None else {**nets, "discriminator": self.d}
 
     # -- the loop ---------------------------------------------------------------------------
     def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
@@ -366,7 +285,8 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
                 losses = self.train_step(Batch(image, known), stage)
             self.sampler.advance(image.shape[0] * self.world)
-            self._update_ema(image.shape[0] * self.world)
+            if self.average is not None:
+                self.average.update(image.shape[0] * self.world)
             self.step += 1
             images += image.shape[0] * self.world
             bar.update(1)
@@ -382,14 +302,14 @@ class Trainer:
                     self._samples()
                 if self.step % self.config.checkpoint_every == 0 or self.step == total:
                     self._checkpoint()
-            self._barrier()
+            barrier(self.world)
         bar.close()
         if self.step < total:
             return None
         final = self.run_dir / "final"
         if self.rank == 0:
             save_model(self.export_model(), self.config.model, final)
-        self._barrier()
+        barrier(self.world)
         return final
 
     def enter_phase(self, settings: PhaseSettings) -> bool:
@@ -421,12 +341,6 @@ class Trainer:
             logger.info("step %d: phase %d (%s)", self.step, settings.index, settings)
         return changed
 
-    def _barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
     def train_step(self, batch: Batch, stage: int) -> dict[str, torch.Tensor]:
         """One step of ``stage`` (1 or 2): each update of :data:`~dpinpaint.train.loss.STAGE_UPDATES`
         clears its optimiser's gradients, back-propagates its loss and steps the optimiser.
@@ -442,17 +356,6 @@ class Trainer:
             self.scaler.step(opt)  # through the gradient scaler under fp16
             self.scaler.update()
         return {name: losses[name] for name in LOG_NAMES if name in losses}
-
-    @torch.no_grad()
-    def _update_ema(self, images: int) -> None:
-        """Move the averaged weights towards the trained ones: half the way every ``ema_kimg`` thousand images."""
-        if self.ema is None:
-            return
-        beta = 0.5 ** (images / (self.config.ema_kimg * 1000))
-        if self._ema_params:
-            torch._foreach_lerp_(self._ema_params, self._trained_params, 1.0 - beta)
-        for a, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
-            a.copy_(b)
 
     # -- outputs ----------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
