@@ -117,8 +117,12 @@ class Trainer:
 
     @property
     def weights(self) -> LossWeights:
-        """The loss weights in force (the current phase's)."""
+        """The loss weights in force (the current phase's); :attr:`loss` holds them."""
         return self.loss.weights
+
+    @weights.setter
+    def weights(self, weights: LossWeights) -> None:
+        self.loss.weights = weights
 
     # -- building ----------------------------------------------------------------------------
     def _check_precision(self) -> None:
@@ -323,8 +327,8 @@ class Trainer:
             return False
         changed = self.settings.hole_ratio != settings.hole_ratio
         self.settings = settings
-        self.loss.weights = dataclasses.replace(
-            self.loss.weights,
+        self.weights = dataclasses.replace(
+            self.weights,
             lambda_r=settings.lambda_r,
             lambda_adv=settings.lambda_adv,
             lambda_ssim=settings.lambda_ssim,
