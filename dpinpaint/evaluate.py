@@ -37,11 +37,10 @@ from .errors import BackendUnavailableError, InvalidInputError
 from .eval_masks import DAMAGE_KINDS, EVAL_MASK_KINDS, damage_mask, group_mask
 from .eval_report import EvalResult, ImageScore, format_table, write_report
 from .files import find_images
-from .image_io import open_image_file
+from .image_io import open_image_file, prepare_image  # prepare_image: one implementation, shared with training
 from .masks import HOLE_GROUPS, group_label, group_of, hole_ratio, mask_set
 from .metrics import hole_psnr, psnr, relative_l1, ssim
 from .options import InpaintOptions
-from .train.data import prepare_image  # one implementation, shared with training
 
 __all__ = [
     "BASELINES",

@@ -1,10 +1,12 @@
 """Images in and out: reading every supported kind (:mod:`~dpinpaint.image_io.read`) and writing
-results (:mod:`~dpinpaint.image_io.write`). Every name of the former ``dpinpaint/image_io.py``
+results (:mod:`~dpinpaint.image_io.write`); :mod:`~dpinpaint.image_io.prepare` makes the square
+crops training and the square evaluation protocol use. Every name of the former ``dpinpaint/image_io.py``
 module is importable from here."""
 
 from __future__ import annotations
 
 from ..files import IMAGE_EXTENSIONS
+from .prepare import prepare_image
 from .read import LUMA_WEIGHTS, ImageData, OutputType, decode_image, open_image_file, read_image
 from .write import save_image
 
@@ -15,6 +17,7 @@ __all__ = [
     "open_image_file",
     "decode_image",
     "save_image",
+    "prepare_image",
     "LUMA_WEIGHTS",
     "IMAGE_EXTENSIONS",
 ]

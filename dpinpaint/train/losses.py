@@ -30,6 +30,9 @@ L1 and PSNR, which weighs local means, contrasts and correlations rather than pi
 
 ``L1`` losses are means over all elements, the usual PyTorch reading of ``||.||_1`` in
 inpainting papers (PICNet, CoModGAN); the weights 20 then balance per-pixel and adversarial terms.
+
+``*_terms`` return the parts as tensors (what :class:`dpinpaint.train.loss.DualPathLoss` logs
+without a host sync); ``inversion_loss`` / ``feedforward_loss`` return them as floats.
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ __all__ = [
     "photo_realism_loss",
     "l1_loss",
     "inversion_loss",
+    "inversion_terms",
     "discriminator_loss",
     "generator_adversarial_loss",
     "feedforward_loss",
+    "feedforward_terms",
+    "as_floats",
     "ssim_loss",
 ]
 
@@ -115,14 +121,24 @@ def ssim_loss(target: torch.Tensor, output: torch.Tensor, known: torch.Tensor | 
         return 1.0 - s.mean()
 
 
+def inversion_terms(
+    fake_logits: torch.Tensor, ground_truth: torch.Tensor, inversion: torch.Tensor, weights: LossWeights = LossWeights()
+) -> dict[str, torch.Tensor]:
+    """Eq. 10 and its parts as 0-dim tensors: ``L_sp``, ``L_sr`` and ``L_inv = L_sp + lambda_sr * L_sr``.
+
+    The tensors keep their graph (``L_inv`` is the loss to minimise); nothing is read back to the host.
+    """
+    sp = photo_realism_loss(fake_logits)
+    sr = l1_loss(ground_truth, inversion)
+    return {"L_sp": sp, "L_sr": sr, "L_inv": sp + weights.lambda_sr * sr}
+
+
 def inversion_loss(
     fake_logits: torch.Tensor, ground_truth: torch.Tensor, inversion: torch.Tensor, weights: LossWeights = LossWeights()
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 10: ``L_sp + lambda_sr * L_sr``; returns the loss and its parts (for logging)."""
-    sp = photo_realism_loss(fake_logits)
-    sr = l1_loss(ground_truth, inversion)
-    total = sp + weights.lambda_sr * sr
-    return total, {"L_sp": float(sp.detach()), "L_sr": float(sr.detach()), "L_inv": float(total.detach())}
+    """Eq. 10: ``L_sp + lambda_sr * L_sr``; returns the loss and its parts as floats (:func:`inversion_terms`)."""
+    terms = inversion_terms(fake_logits, ground_truth, inversion, weights)
+    return terms["L_inv"], as_floats(terms)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -135,6 +151,33 @@ def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def feedforward_terms(
+    fake_logits: torch.Tensor,
+    ground_truth: torch.Tensor,
+    generated: torch.Tensor,
+    weights: LossWeights = LossWeights(),
+    known: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Eq. 14 and its parts as 0-dim tensors: ``L_r``, ``L_adv_G``, ``L_ssim`` (when ``lambda_ssim > 0``) and
+    ``L_ff = lambda_r * L_r + lambda_adv * L_adv^G (+ lambda_ssim * L_ssim)``.
+
+    ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1`` or ``lambda_ssim > 0``. The
+    tensors keep their graph (``L_ff`` is the loss to minimise); nothing is read back to the host.
+    """
+    if (weights.hole_weight != 1.0 or weights.lambda_ssim) and known is None:
+        raise ValueError("feedforward_loss: hole_weight != 1 or lambda_ssim > 0 needs the mask `known`")
+    r = l1_loss(ground_truth, generated, known, weights.hole_weight)
+    adv = generator_adversarial_loss(fake_logits)
+    total = weights.lambda_r * r + weights.lambda_adv * adv
+    terms = {"L_r": r, "L_adv_G": adv}
+    if weights.lambda_ssim:
+        s = ssim_loss(ground_truth, generated, known)
+        total = total + weights.lambda_ssim * s
+        terms["L_ssim"] = s
+    terms["L_ff"] = total
+    return terms
+
+
 def feedforward_loss(
     fake_logits: torch.Tensor,
     ground_truth: torch.Tensor,
@@ -142,19 +185,15 @@ def feedforward_loss(
     weights: LossWeights = LossWeights(),
     known: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 14: ``lambda_r * L_r + lambda_adv * L_adv^G`` (``+ lambda_ssim * L_ssim``); returns the loss and its parts.
+    """Eq. 14: ``lambda_r * L_r + lambda_adv * L_adv^G`` (``+ lambda_ssim * L_ssim``); returns the loss and its
+    parts as floats (:func:`feedforward_terms`).
 
     ``known`` ``(B, 1, R, R)`` is needed when ``weights.hole_weight != 1`` or ``lambda_ssim > 0``.
     """
-    if (weights.hole_weight != 1.0 or weights.lambda_ssim) and known is None:
-        raise ValueError("feedforward_loss: hole_weight != 1 or lambda_ssim > 0 needs the mask `known`")
-    r = l1_loss(ground_truth, generated, known, weights.hole_weight)
-    adv = generator_adversarial_loss(fake_logits)
-    total = weights.lambda_r * r + weights.lambda_adv * adv
-    logs = {"L_r": float(r.detach()), "L_adv_G": float(adv.detach())}
-    if weights.lambda_ssim:
-        s = ssim_loss(ground_truth, generated, known)
-        total = total + weights.lambda_ssim * s
-        logs["L_ssim"] = float(s.detach())
-    logs["L_ff"] = float(total.detach())
-    return total, logs
+    terms = feedforward_terms(fake_logits, ground_truth, generated, weights, known)
+    return terms["L_ff"], as_floats(terms)
+
+
+def as_floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``{name: float}`` of 0-dim tensors, for logging (one host sync per value on an accelerator)."""
+    return {name: float(value.detach()) for name, value in terms.items()}

@@ -14,7 +14,6 @@ weights (``ema`` in the checkpoints) is kept beside them, and samples and ``fina
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -33,28 +32,30 @@ from ..checkpoint import save_model
 from ..device import cpu_has_native_bf16
 from ..errors import ConfigError, InvalidInputError
 from ..files import atomic_write
-from ..models import DualPathNet, PICNetDiscriminator, apply_spectral_norm, fold_spectral_norm
-from ..models.spectral import has_spectral_norm, spectral_norms
-from ..models.stylegan2 import StyleGAN2Discriminator
+from ..models import DualPathNet, apply_spectral_norm, fold_spectral_norm
+from ..models.spectral import has_spectral_norm
 from .config import TrainConfig
-from .losses import LossWeights, discriminator_loss, feedforward_loss, inversion_loss
+from .data import (
+    ImageSource,
+    InpaintingDataset,
+    ResumableSampler,
+    make_loader,
+    read_split,
+    split_indices,
+    validate_source,
+    write_split,
+)
+from .distributed import barrier, init_distributed, wrap_ddp
+from .ema import WeightAverage
+from .loss import LOG_NAMES, STAGE_UPDATES, UPDATES, Batch, DualPathLoss
+from .losses import LossWeights
+from .networks import load_init_weights, load_pretrained_stylegan2, make_discriminator, warn_if_renormalised
 from .schedule import PhaseSettings, base_settings, phase_at
 from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
 
 __all__ = ["Trainer"]
 
 logger = logging.getLogger(__name__)
-
-
-def _distributed(device_type: str) -> tuple[int, int]:
-    """``(rank, world_size)``; initialises the process group under ``torchrun`` (NCCL for CUDA, else Gloo)."""
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size()
 
 
 class Trainer:
@@ -84,69 +85,108 @@ class Trainer:
         device: str | torch.device = "cpu",
         init: str | os.PathLike[str] | None = None,
     ) -> None:
-        from .data import ImageSource, InpaintingDataset, ResumableSampler, make_loader, split_indices, validate_source
-
         self.config, self.run_dir, self.progress = config, Path(run_dir), progress
         self.device = torch.device(device)
-        self.rank, self.world = _distributed(self.device.type)
+        self.rank, self.world = init_distributed(self.device.type)
         if self.device.type == "cuda" and self.world > 1:  # one GPU per process under torchrun
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        r = config.model.resolution
-        # -- everything that can be wrong is checked before any training starts ------------------
-        if self.device.type == "cpu" and config.precision == "fp16":
+        # Everything that can be wrong is checked before any training starts.
+        self._check_precision()
+        self._open_data(data)
+        self._check_run_dir(resume)
+        # The order of the steps below is the order the global RNG draws initial weights in.
+        self._build_networks(stylegan2, init=None if resume else init)
+        self._build_optimizers()
+        self._build_loader()
+        self.step = 0
+        if resume:
+            self._resume()
+        elif self.rank == 0:
+            self._start_run(data, stylegan2)
+        self.loss = DualPathLoss(
+            self.model,
+            wrap_ddp(self._trained_networks(), self.world),
+            discriminator=self.d,
+            style_discriminator=self.d_s,
+            weights=LossWeights(
+                config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim, config.lambda_adv
+            ),
+            scaler=self.scaler,
+            finetune_style_encoder=config.finetune_style_encoder,
+        )
+
+    @property
+    def weights(self) -> LossWeights:
+        """The loss weights in force (the current phase's); :attr:`loss` holds them."""
+        return self.loss.weights
+
+    @weights.setter
+    def weights(self, weights: LossWeights) -> None:
+        self.loss.weights = weights
+
+    # -- building ----------------------------------------------------------------------------
+    def _check_precision(self) -> None:
+        precision = self.config.precision
+        if self.device.type == "cpu" and precision == "fp16":
             raise ConfigError("precision='fp16' is for accelerators; train on the CPU with 'fp32' (or 'bf16')")
-        if self.device.type == "cpu" and config.precision == "bf16" and not cpu_has_native_bf16():
+        if self.device.type == "cpu" and precision == "bf16" and not cpu_has_native_bf16():
             raise ConfigError(
                 "precision='bf16' on the CPU needs native bfloat16 (AVX512-BF16 or AMX), which this CPU lacks "
                 "(emulated bf16 is slower than float32); use 'fp32'"
             )
-        self.source = ImageSource(data)
-        validate_source(self.source, r)
-        train_idx, test_idx = split_indices(len(self.source), config.test_count)
-        self.train_idx, self.test_idx = train_idx, test_idx
-        self._check_run_dir(resume, data, stylegan2)
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
 
+    def _open_data(self, data: str | os.PathLike[str]) -> None:
+        """The images (every one checked) and their train/test split."""
+        self.source = ImageSource(data)
+        validate_source(self.source, self.config.model.resolution)
+        self.train_idx, self.test_idx = split_indices(len(self.source), self.config.test_count)
+
+    def _build_networks(self, stylegan2: Any, init: str | os.PathLike[str] | None) -> None:
+        """The model (with the pretrained ``G_s``/``D_s`` and ``--init`` weights), its average and ``D``."""
+        config = self.config
         torch.manual_seed(config.seed)
         self.model = DualPathNet(config.model).to(self.device)
-        self.d_s: StyleGAN2Discriminator | None = None
+        self.d_s: nn.Module | None = None
         if config.model.uses_inversion:
-            self._load_stylegan2(stylegan2)
-        if init is not None and not resume:
-            self._load_init(init)
+            self.d_s = load_pretrained_stylegan2(
+                self.model, stylegan2, self.device, need_discriminator=bool(config.stage1_steps)
+            )
+        if init is not None:
+            load_init_weights(self.model, init)
         if config.spectral_norm and config.stage2_steps:  # after --init, whose weights are plain
-            self._warn_if_renormalised(init if not resume else None)
+            if init is not None:
+                warn_if_renormalised(self.model, init)
             apply_spectral_norm(self.model)
-        # The averaged weights start from the initial ones (a resumed run overwrites them below).
-        self.ema = self._average_copy() if config.ema_kimg else None
-        # The averaged and trained parameters the average follows (fixed: loading weights copies in place).
-        pairs = [] if self.ema is None else zip(self.ema.parameters(), self.model.parameters(), strict=True)
-        pairs = [(a, p) for a, p in pairs if p.requires_grad]
-        self._ema_params: list[torch.Tensor] = [a for a, _ in pairs]
-        self._trained_params: list[torch.Tensor] = [p for _, p in pairs]
-        self.d = self._make_discriminator().to(self.device) if config.stage2_steps else None
-        self.weights = LossWeights(
-            config.lambda_sr, config.lambda_r, config.hole_weight, config.lambda_ssim, config.lambda_adv
-        )
+        # The averaged weights start from the initial ones (a resumed run overwrites them).
+        self.average = WeightAverage(self.model, config.ema_kimg) if config.ema_kimg else None
+        self.ema = None if self.average is None else self.average.net
+        self.d = make_discriminator(config).to(self.device) if config.stage2_steps else None
+
+    def _build_optimizers(self) -> None:
+        """One Adam per phase's networks (:data:`dpinpaint.train.loss.PHASES` names them)."""
+        config = self.config
         self.settings = base_settings(config)  # what the optimisers start with; run() enters each phase
-        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         if config.stage1_steps:
             self.optimizers["style_encoder"] = torch.optim.Adam(
                 self.model.style_encoder.parameters(), lr=config.lr, betas=config.betas
             )
-        if config.stage2_steps:
+        if self.d is not None:
             params = [*self.model.encoder.parameters(), *self.model.generator.parameters()]
             if config.finetune_style_encoder and config.model.uses_inversion:
                 params += list(self.model.style_encoder.parameters())
             self.optimizers["generator"] = torch.optim.Adam(params, lr=config.lr, betas=config.betas)
-            assert self.d is not None
             self.optimizers["discriminator"] = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=config.betas)
 
+    def _build_loader(self) -> None:
+        """The training samples, their resumable order and one loader for the whole run (its workers persist)."""
+        config = self.config
         self.dataset = InpaintingDataset(
             self.source,
-            train_idx,
-            r,
+            self.train_idx,
+            config.model.resolution,
             seed=config.seed,
             regular_probability=config.regular_probability,
             hole_ratio=config.hole_ratio,
@@ -156,17 +196,10 @@ class Trainer:
         self.sampler = ResumableSampler(
             len(self.dataset), seed=config.seed, batch_size=config.batch_size, rank=self.rank, world_size=self.world
         )
-        # One loader for the whole run (its workers persist); each pass starts at the sampler's epoch and position.
+        # Each pass over the loader starts at the sampler's epoch and position.
         self.loader = make_loader(self.dataset, self.sampler, config.batch_size, config.workers)
-        self.step = 0
-        if resume:
-            self._resume()
-        elif self.rank == 0:
-            self._start_run(data, stylegan2)
-        self._ddp = self._wrap_ddp()
 
-    # -- set-up ------------------------------------------------------------------------------
-    def _check_run_dir(self, resume: bool, data: Any, stylegan2: Any) -> None:
+    def _check_run_dir(self, resume: bool) -> None:
         config_path = self.run_dir / "config.json"
         if resume:
             if not config_path.is_file():
@@ -182,38 +215,6 @@ class Trainer:
                 f"{self.run_dir} is not empty: pass --resume to continue it, or choose a new folder"
             )
 
-    def _average_copy(self) -> DualPathNet:
-        """A copy of the model to hold the averaged weights.
-
-        The frozen StyleGAN2 is never trained, so the copy shares it with the model instead of
-        duplicating it (115 MB of float32 weights for the 256x256 presets).
-        """
-        frozen = self.model.stylegan if self.config.model.uses_inversion else None
-        memo: dict[int, Any] = {} if frozen is None else {id(frozen): frozen}
-        return copy.deepcopy(self.model, memo).eval().requires_grad_(False)
-
-    def _warn_if_renormalised(self, init: Any) -> None:
-        """Spectral norm maps each weight to ``W / sigma(W)``: say so when ``--init`` weights are far from that."""
-        if init is None:
-            return
-        sigmas = spectral_norms(self.model)
-        off = {name: s for name, s in sigmas.items() if abs(s - 1.0) > 0.05}
-        if off:
-            worst = max(off, key=lambda n: abs(off[n] - 1.0))
-            logger.warning(
-                "--init %s: %d of %d convolutions of E/G have spectral norms far from 1 (%s: %.3g); spectral "
-                "normalisation rescales them, so training starts from a different network. A model trained "
-                "without spectral norm is fine-tuned as it is with spectral_norm=False (--no-spectral-norm)",
-                init, len(off), len(sigmas), worst, off[worst],
-            )  # fmt: skip
-
-    def _make_discriminator(self) -> nn.Module:
-        """``D`` of the feed-forward path (``config.discriminator``)."""
-        model = self.config.model
-        if self.config.discriminator == "stylegan2":
-            return StyleGAN2Discriminator(model.stylegan)
-        return PICNetDiscriminator(model.resolution, negative_slope=model.feedforward.negative_slope)
-
     def export_model(self) -> DualPathNet:
         """The network ``final/`` holds: the averaged (else trained) weights, spectral norm folded.
 
@@ -222,38 +223,7 @@ class Trainer:
         net = self.ema if self.ema is not None else self.model
         return fold_spectral_norm(net) if has_spectral_norm(net) else net
 
-    def _load_stylegan2(self, stylegan2: Any) -> None:
-        from ..checkpoint import load_state_dict_strict
-        from ..convert import load_stylegan2
-
-        if stylegan2 is None:
-            raise InvalidInputError(
-                "the inversion path needs a pretrained StyleGAN2: pass --stylegan2 (see docs/convert.md)"
-            )
-        g, d, info = load_stylegan2(stylegan2, device=self.device)
-        if info.config != self.config.model.stylegan:
-            raise ConfigError(
-                f"the StyleGAN2 in {stylegan2} ({info.config.resolution}x{info.config.resolution}, widths "
-                f"{info.config.channels}) does not match the model's ({self.config.model.stylegan.resolution}x"
-                f"{self.config.model.stylegan.resolution}, widths {self.config.model.stylegan.channels}); use "
-                "config.model.replace(stylegan=...) with the converted configuration"
-            )
-        load_state_dict_strict(self.model.stylegan, g.state_dict(), source=str(stylegan2))
-        if self.config.stage1_steps and d is None:
-            raise InvalidInputError(f"stage 1 needs the pretrained discriminator D_s, but {stylegan2} has none")
-        if d is not None:
-            self.d_s = d.to(self.device).eval().requires_grad_(False)
-
-    def _load_init(self, init: str | os.PathLike[str]) -> None:
-        from ..checkpoint import load_model, read_config
-
-        if read_config(init) != self.config.model:
-            raise ConfigError(f"--init {init}: its config.json differs from the training config's model")
-        self.model.load_state_dict(load_model(init).state_dict())
-
     def _start_run(self, data: Any, stylegan2: Any) -> None:
-        from .data import write_split
-
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config.to_json(self.run_dir / "config.json")
         run = {"data": str(data), "stylegan2": None if stylegan2 is None else str(stylegan2)}
@@ -261,8 +231,6 @@ class Trainer:
         write_split(self.run_dir, self.source, self.train_idx, self.test_idx)
 
     def _resume(self) -> None:
-        from .data import read_split
-
         read_split(self.run_dir, self.source, self.train_idx, self.test_idx)
         folder = latest_checkpoint(self.run_dir)
         if folder is None:
@@ -282,21 +250,12 @@ class Trainer:
             nets["discriminator"] = self.d
         return nets
 
-    def _wrap_ddp(self) -> dict[str, nn.Module]:
-        """The trained sub-networks, wrapped in DistributedDataParallel under ``torchrun``."""
-        modules: dict[str, nn.Module] = {}
-        if self.config.model.uses_inversion:
-            modules["style_encoder"] = self.model.style_encoder
-        if self.config.model.uses_feedforward:
-            modules["encoder"] = self.model.encoder
-            modules["generator"] = self.model.generator
-        if self.d is not None:
-            modules["discriminator"] = self.d
-        if self.world == 1:
-            return modules
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        return {name: DDP(m, find_unused_parameters=False) for name, m in modules.items()}
+    def _trained_networks(self) -> dict[str, nn.Module]:
+        """The sub-networks a step trains, by the names :class:`~dpinpaint.train.loss.DualPathLoss` calls them."""
+        names = ["style_encoder"] if self.config.model.uses_inversion else []
+        names += ["encoder", "generator"] if self.config.model.uses_feedforward else []
+        nets = {name: getattr(self.model, name) for name in names}
+        return nets if self.d is None else {**nets, "discriminator": self.d}
 
     # -- the loop ---------------------------------------------------------------------------
     def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
@@ -326,19 +285,20 @@ class Trainer:
             batch = next(batches)
             image = batch["image"].to(self.device)
             known = batch["known"].to(self.device)
+            stage = 1 if self.step < self.config.stage1_steps else 2
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-                if self.step < self.config.stage1_steps:
-                    logs = self._stage1_step(image, known)
-                else:
-                    logs = self._stage2_step(image, known)
+                losses = self.train_step(Batch(image, known), stage)
             self.sampler.advance(image.shape[0] * self.world)
-            self._update_ema(image.shape[0] * self.world)
+            if self.average is not None:
+                self.average.update(image.shape[0] * self.world)
             self.step += 1
             images += image.shape[0] * self.world
             bar.update(1)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
             if self.rank == 0:
                 if self.step % self.config.log_every == 0 or self.step == total:
+                    # The only host sync of a step: the losses become numbers when a line is written.
+                    logs = {"stage": float(stage), **{k: float(v) for k, v in losses.items()}}
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
                     rate = images / max(time.perf_counter() - start, 1e-9)
                     record = {"step": self.step, **logs, "lr": self.settings.lr, "images_per_s": round(rate, 3)}
                     self._log({**record, "phase": self.settings.index} if self.config.phases else record)
@@ -346,14 +306,14 @@ class Trainer:
                     self._samples()
                 if self.step % self.config.checkpoint_every == 0 or self.step == total:
                     self._checkpoint()
-            self._barrier()
+            barrier(self.world)
         bar.close()
         if self.step < total:
             return None
         final = self.run_dir / "final"
         if self.rank == 0:
             save_model(self.export_model(), self.config.model, final)
-        self._barrier()
+        barrier(self.world)
         return final
 
     def enter_phase(self, settings: PhaseSettings) -> bool:
@@ -363,8 +323,6 @@ class Trainer:
         moments and ``D`` carry on); new hole ratios need a new loader, whose workers hold a copy of
         the dataset. It continues at the sampler's position, so the data order is unchanged.
         """
-        from .data import make_loader
-
         if settings == self.settings:
             return False
         changed = self.settings.hole_ratio != settings.hole_ratio
@@ -387,64 +345,21 @@ class Trainer:
             logger.info("step %d: phase %d (%s)", self.step, settings.index, settings)
         return changed
 
-    def _barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
+    def train_step(self, batch: Batch, stage: int) -> dict[str, torch.Tensor]:
+        """One step of ``stage`` (1 or 2): each update of :data:`~dpinpaint.train.loss.STAGE_UPDATES`
+        clears its optimiser's gradients, back-propagates its loss and steps the optimiser.
 
-            dist.barrier()
-
-    def _stage1_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
-        """Eq. 10 on ``E_s``: the photo-realism of ``I_s`` under ``D_s`` plus 20 x its L1 to the ground truth."""
-        assert self.d_s is not None
+        Returns the losses as detached 0-dim tensors (no host sync), in ``metrics.jsonl``'s order.
+        """
         self.model.train()
-        masked = image * known
-        latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
-        inversion, _ = self.model.synthesize(latent)
-        loss, logs = inversion_loss(self.d_s(inversion), image, inversion, self.weights)
-        self._update(self.optimizers["style_encoder"], loss)
-        return {"stage": 1.0, **logs}
-
-    def _stage2_step(self, image: torch.Tensor, known: torch.Tensor) -> dict[str, float]:
-        """Eq. 12 on ``D``, then eq. 14 on ``E``, ``G`` and the fusions (and ``E_s`` when fine-tuned)."""
-        assert self.d is not None
-        self.model.train()
-        masked = image * known
-        features = None
-        if self.config.model.uses_inversion:
-            with torch.set_grad_enabled(self.config.finetune_style_encoder):
-                latent = self._ddp["style_encoder"](masked, known) + self.model.stylegan.w_avg
-                _, features = self.model.synthesize(latent)
-        feats = self._ddp["encoder"](masked, known)
-        generated, _, _ = self._ddp["generator"](feats, known, features)
-        d = self._ddp["discriminator"]
-        d_loss = discriminator_loss(d(image), d(generated.detach()))
-        self._update(self.optimizers["discriminator"], d_loss)
-        # The generator step goes through the raw D (not its DDP wrapper), with D's weights frozen.
-        self.d.requires_grad_(False)
-        try:
-            loss, logs = feedforward_loss(self.d(generated), image, generated, self.weights, known)
-            self._update(self.optimizers["generator"], loss)
-        finally:
-            self.d.requires_grad_(True)
-        return {"stage": 2.0, **logs, "L_adv_D": float(d_loss.detach())}
-
-    @torch.no_grad()
-    def _update_ema(self, images: int) -> None:
-        """Move the averaged weights towards the trained ones: half the way every ``ema_kimg`` thousand images."""
-        if self.ema is None:
-            return
-        beta = 0.5 ** (images / (self.config.ema_kimg * 1000))
-        if self._ema_params:
-            torch._foreach_lerp_(self._ema_params, self._trained_params, 1.0 - beta)
-        for a, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
-            a.copy_(b)
-
-    def _update(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        """One optimiser step (through the gradient scaler under fp16)."""
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        self.scaler.update()
+        losses: dict[str, torch.Tensor] = {}
+        for update in STAGE_UPDATES[stage]:
+            opt = self.optimizers[UPDATES[update]]
+            opt.zero_grad(set_to_none=True)
+            losses.update(self.loss.accumulate_gradients(update, batch))
+            self.scaler.step(opt)  # through the gradient scaler under fp16
+            self.scaler.update()
+        return {name: losses[name] for name in LOG_NAMES if name in losses}
 
     # -- outputs ----------------------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
@@ -469,8 +384,6 @@ class Trainer:
     @torch.no_grad()
     def _samples(self, count: int = 4) -> None:
         """A grid, one row per held-out image: masked input | I_s | I_g | output | ground truth."""
-        from .data import InpaintingDataset
-
         indices = (self.test_idx or self.train_idx)[:count]
         fixed = InpaintingDataset(
             self.source, indices, self.config.model.resolution, seed=self.config.seed + 1, flip=False,
