@@ -545,7 +545,9 @@ class Inpainter:
                     "(white = fill; use invert_mask=True if the mask is inverted)"
                 )
                 warnings.warn(job.notes[-1], DPInpaintWarning, stacklevel=3)
-            plan = plan_windows(hole[b], r, strategy, margin=crop_margin, native=multiple is not None)
+            plan = plan_windows(
+                hole[b], r, strategy, margin=crop_margin, native=multiple is not None, max_side=max_side
+            )
             job.strategies.append(plan.strategy)
             rgb = data.rgb(b)
             for window in plan.windows:
