@@ -249,7 +249,12 @@ def prepare(image: Any, mask: Any, options: InpaintOptions, model: DualPathNet) 
                 "(white = fill; use invert_mask=True if the mask is inverted)",
             )
         plan = plan_windows(
-            prepared.hole[b], resolution, options.strategy, margin=options.crop_margin, native=multiple is not None
+            prepared.hole[b],
+            resolution,
+            options.strategy,
+            margin=options.crop_margin,
+            native=multiple is not None,
+            max_side=max_side,
         )
         prepared.strategies.append(plan.strategy)
         rgb = data.rgb(b)

@@ -426,3 +426,20 @@ def test_native_crop_windows_and_batches_of_different_sizes(ff_inp: Inpainter) -
         alone = np.asarray(ff_inp.inpaint(image, m, **kwargs))
         assert np.array_equal(np.asarray(out), alone)
         assert np.array_equal(np.asarray(out)[m == 0], image[m == 0])
+
+
+def test_thin_damage_on_a_large_image_is_filled_at_full_resolution_in_tiles(ff_inp: Inpainter) -> None:
+    from dpinpaint.strategies import TILE_CONTEXT, TILE_SCALE
+
+    image, mask = _image(600, 2400, seed=5), _mask(600, 2400, [(300, 0, 2, 2400)])  # a 2-px scratch
+    result = ff_inp.inpaint(image, mask, return_details=True)
+    assert result.strategy == ["native"] and len(result.windows) == 10  # 2400 / 256: one row of tiles
+    side = (TILE_SCALE + 2 * TILE_CONTEXT) * ff_inp.resolution
+    assert all(max(t.shape[-2:]) <= side for t in result.generated)  # bounded inputs, at full resolution
+    assert all(window.scale == 1.0 for _, window in result.windows)
+    out = np.asarray(result.image)
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+    assert not np.array_equal(out[mask > 0], image[mask > 0])
+    thick = _mask(600, 2400, [(100, 100, 400, 2000)])  # thick holes: one window at the default 2R side
+    default = ff_inp.inpaint(image, thick, return_details=True)
+    assert len(default.windows) == 1 and default.generated.shape[-1] == 2 * ff_inp.resolution

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 
 from dpinpaint.errors import InvalidInputError
 from dpinpaint.strategies import (
+    THIN_SIDE,
+    TILE_BUDGET,
+    TILE_CONTEXT,
+    TILE_SCALE,
     Plan,
     Window,
+    hole_thickness,
     model_to_window,
     plan_windows,
     resolve_native_max_side,
@@ -406,3 +411,101 @@ def test_native_max_side_defaults_to_twice_the_training_size() -> None:
     for bad in (0, -5, 1.5, True, "big"):
         with pytest.raises(InvalidInputError, match="native_max_side"):
             resolve_native_max_side(128, bad)  # type: ignore[arg-type]
+
+
+# -- working scale from the holes' thickness; tiles for thin damage on large images ---------------------
+def _lines(h: int, w: int, rows: list[int], width: int = 2) -> torch.Tensor:
+    """Thin horizontal scratches ``width`` pixels wide across the whole image."""
+    hole = torch.zeros(h, w, dtype=torch.bool)
+    for row in rows:
+        hole[row : row + width] = True
+    return hole
+
+
+def _check_tiles(plan: Plan, hole: torch.Tensor) -> None:
+    """Cores inside the image, not overlapping, each holding a hole, every hole pixel in exactly one."""
+    h, w = hole.shape
+    for win in plan.windows:
+        assert 0 <= win.top and 0 <= win.left and win.bottom <= h and win.right <= w
+        assert hole[win.top : win.bottom, win.left : win.right].any()
+    count = _coverage(plan, h, w)
+    assert count.max() <= 1 and (count[hole.numpy()] == 1).all()
+
+
+def test_hole_thickness_is_about_the_stroke_width() -> None:
+    def thickness(hole: torch.Tensor) -> float:
+        return hole_thickness(hole.numpy())
+
+    assert thickness(_lines(50, 80, [10], width=1)) == 2.0
+    assert 7.0 <= thickness(_lines(50, 80, [10], width=8)) <= 9.0
+    assert thickness(_hole(300, 300, (50, 50, 200, 200))) > 150
+    assert thickness(_lines(50, 80, [])) == 0.0
+
+
+def test_thin_holes_run_at_full_resolution_and_thick_ones_at_the_default() -> None:
+    thin, thick = _lines(600, 900, [100, 300, 500]), _hole(600, 900, (100, 100, 300, 400))
+    plan = plan_windows(thin, 128, "auto", native=True)  # default: 256 on the long side
+    assert plan == Plan("native", (Window(0, 0, 600, 900, scale=1.0),), native=True)
+    assert plan_windows(thick, 128, "auto", native=True) == Plan("native", (Window(0, 0, 600, 900),), native=True)
+    # between the two: THIN_SIDE pixels of hole thickness at the working scale
+    width = round(1.8 * THIN_SIDE)
+    (window,) = plan_windows(_lines(600, 900, [100, 300], width=width), 128, "auto", native=True).windows
+    assert window.scale is not None and 256 / 900 < window.scale < 1.0
+    assert window.scale == pytest.approx(THIN_SIDE / width, rel=0.1)
+    assert plan_windows(thin, 128, "auto", native=True, max_side=1000).windows == (Window(0, 0, 600, 900),)
+    assert plan_windows(thin, 128, "auto") == Plan("resize", (Window(0, 0, 600, 900),))  # inversion path: as before
+
+
+def test_thin_damage_on_a_large_image_runs_in_tiles_where_the_holes_are() -> None:
+    hole = _lines(3000, 4000, [700], width=3)  # a scratch across a 12-megapixel photo
+    plan = plan_windows(hole, 128, "auto", native=True)
+    assert plan.strategy == "native" and plan.native
+    _check_tiles(plan, hole)
+    core, context = TILE_SCALE * 128, math.ceil(TILE_CONTEXT * 128)
+    for win in plan.windows:
+        assert win.scale == 1.0 and win.context == context and max(win.height, win.width) <= core
+    assert len(plan.windows) == math.ceil(4000 / core)  # one row of tiles, only where the hole is
+
+
+def test_dense_thin_damage_lowers_the_scale_to_stay_within_the_budget() -> None:
+    hole = _lines(6000, 8000, list(range(10, 6000, 40)), width=2)
+    plan = plan_windows(hole, 128, "auto", native=True)
+    _check_tiles(plan, hole)
+    scales = {win.scale for win in plan.windows}
+    assert len(scales) == 1
+    (scale,) = scales
+    assert scale is not None and 256 / 8000 < scale < 1.0
+    work = 0.0
+    for win in plan.windows:
+        top, left = max(0, win.top - win.context), max(0, win.left - win.context)
+        bottom, right = min(6000, win.bottom + win.context), min(8000, win.right + win.context)
+        work += (bottom - top) * (right - left) * scale**2
+    assert work <= TILE_BUDGET
+
+
+def test_crop_windows_of_thin_holes_get_their_scale_too() -> None:
+    hole = _lines(3000, 3000, [], width=1)
+    hole[100:102, 100:900] = True  # a scratch in one corner: a crop window of 1200 px
+    plan = plan_windows(hole, 128, "auto", native=True)
+    assert plan.strategy == "crop" and plan.windows[0].scale == 1.0
+    _check_tiles(plan, hole)
+
+
+@pytest.mark.parametrize(("scale", "context"), [(1.0, 16), (0.5, 10), (0.7, 0)])
+def test_native_tiles_cut_their_context_and_paste_only_their_core(scale: float, context: int) -> None:
+    h, w = 200, 300
+    rgb, hole = torch.rand(3, h, w), _hole(h, w, (90, 0, 2, 300))
+    win = Window(60, 100, 64, 64, scale=scale, context=context)
+    image, known, geometry = window_to_native(rgb, hole, win, 16)
+    outer = (64 + 2 * context) * scale
+    assert geometry.scaled == (round(outer), round(outer))
+    assert image.shape[-2] % 16 == 0 and image.shape[-2] >= outer
+    assert torch.equal(image * (1 - known), torch.zeros_like(image))
+    back = model_to_window(image, geometry)
+    assert back.shape == (3, 64, 64)
+    if scale == 1.0:
+        k = ~hole[60:124, 100:164]
+        assert torch.allclose(back[:, k], rgb[:, 60:124, 100:164][:, k], atol=1e-6)  # the core, not the context
+    edge = window_to_native(rgb, hole, Window(0, 0, 64, 64, scale=1.0, context=20), 16)[2]
+    assert edge.window == Window(0, 0, 84, 84)  # the context is clamped to the image
+    assert model_to_window(torch.zeros(3, 96, 96), edge).shape == (3, 64, 64)
