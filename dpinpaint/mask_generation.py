@@ -28,6 +28,8 @@ __all__ = [
     "parse_groups",
     "group_label",
     "generate_mask",
+    "thin_mask",
+    "THIN_RATIO",
     "mask_set",
     "hole_ratio",
     "group_of",
@@ -219,6 +221,53 @@ def _regular(height: int, width: int, first: int, last: int, rng: np.random.Gene
     hole = np.zeros((height, width), bool)
     hole[top : top + rh, left : left + rw] = True
     return hole
+
+
+#: Hole ratios of :func:`thin_mask` (thin damage covers little of an image).
+THIN_RATIO = (0.005, 0.12)
+
+
+def _draw_thin_stroke(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """One thin free-form stroke: a random walk of 2..10 segments, 1 px to 2.5% of the image wide."""
+    h, w = canvas.shape
+    size = math.sqrt(h * w)
+    width = int(rng.integers(1, max(2, round(0.025 * size)) + 1))
+    x, y = rng.uniform(0, w), rng.uniform(0, h)
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    points = [(round(x), round(y))]
+    for _ in range(int(rng.integers(2, 11))):
+        angle += rng.uniform(-0.3 * math.pi, 0.3 * math.pi)
+        length = rng.uniform(0.1, 0.6) * size
+        x = float(np.clip(x + length * math.cos(angle), 0, w - 1))
+        y = float(np.clip(y + length * math.sin(angle), 0, h - 1))
+        points.append((round(x), round(y)))
+    for start, end in itertools.pairwise(points):
+        cv2.line(canvas, start, end, 1, thickness=width, lineType=cv2.LINE_8)
+
+
+def thin_mask(
+    height: int, width: int, *, rng: np.random.Generator, ratio: tuple[float, float] = THIN_RATIO
+) -> np.ndarray:
+    """Thin damage for training: strokes 1 px to 2.5% of the image wide (scratches, lines, pen
+    marks) until the hole ratio reaches a target drawn in ``ratio``; ``(height, width)`` bool.
+
+    A family of its own (random walks of thin lines), not the evaluation's scratch and text masks
+    (:mod:`dpinpaint.eval_masks`: straight scratches across the photo, rendered words), so a model
+    trained with it is not fitted to the generator it is scored with.
+    """
+    height, width = _check_size(height, width)
+    lo, hi = _check_ratio(ratio)
+    total = height * width
+    target = rng.uniform(lo, hi) * total
+    best = np.zeros((height, width), np.uint8)
+    for _ in range(_MAX_RESTARTS):
+        canvas = np.zeros((height, width), np.uint8)
+        while np.count_nonzero(canvas) < target:
+            _draw_thin_stroke(canvas, rng)
+        best = canvas
+        if np.count_nonzero(canvas) < hi * total:
+            break
+    return best.astype(bool)
 
 
 def generate_mask(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -248,3 +250,15 @@ def test_gives_up_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mask_generation, "_MAX_RESTARTS", 0)
     with pytest.raises(RuntimeError, match=r"could not generate an? irregular 64x64 mask"):
         generate_mask(64, 64, ratio=(0.5, 0.6), rng=np.random.default_rng(0))
+
+
+def test_thin_masks_are_thin_in_range_and_seeded() -> None:
+    from dpinpaint.mask_generation import THIN_RATIO, thin_mask
+    from dpinpaint.strategies import hole_thickness
+
+    for seed in range(20):
+        hole = thin_mask(128, 96, rng=np.random.default_rng(seed))
+        assert hole.shape == (128, 96) and hole.dtype == bool
+        assert THIN_RATIO[0] <= hole.mean() < THIN_RATIO[1] + 0.05, hole.mean()
+        assert hole_thickness(hole) <= 4 * round(0.025 * math.sqrt(128 * 96))  # strokes of 1-3 px, crossings
+        assert np.array_equal(hole, thin_mask(128, 96, rng=np.random.default_rng(seed)))

@@ -390,3 +390,32 @@ def test_cli_train_preset_with_another_stylegan2(assets: dict[str, Path], tmp_pa
     assert (saved.discriminator, saved.spectral_norm) == ("stylegan2", False)
     net = Inpainter.from_pretrained(tmp_path / "run" / "final").model
     assert net.generator.fusions["32"].f_s_channels == 32 and net.generator.fusions["64"].f_s_channels == 8
+
+
+def test_thin_damage_masks_reach_the_training_samples(assets: dict[str, Path], tmp_path: Path) -> None:
+    from dpinpaint.strategies import hole_thickness
+
+    model = TINY.replace(paths="feedforward")
+    plain = Trainer(_config(model=model, stage1_steps=0), tmp_path / "a", assets["data"], None, progress=False)
+    off = Trainer(_config(model=model, stage1_steps=0, thin_probability=0.0), tmp_path / "b", assets["data"], None,
+                  progress=False)  # fmt: skip
+    thin = Trainer(_config(model=model, stage1_steps=0, thin_probability=1.0), tmp_path / "c", assets["data"], None,
+                   progress=False)  # fmt: skip
+    for i in range(4):  # 0 draws nothing extra: the samples are those of a config without the option
+        assert torch.equal(plain.dataset[i]["known"], off.dataset[i]["known"])
+        hole = (thin.dataset[i]["known"][0] == 0).numpy()
+        assert 0.005 <= hole.mean() < 0.2 and hole_thickness(hole) <= 8, (hole.mean(), hole_thickness(hole))
+
+
+def test_snapshots_export_loadable_models_during_the_run(assets: dict[str, Path], tmp_path: Path) -> None:
+    config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=4, snapshot_every=2,
+                     ema_kimg=0.01)  # fmt: skip
+    trainer = Trainer(config, tmp_path / "run", assets["data"], None, progress=False)
+    final = trainer.run()
+    snapshots = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
+    assert snapshots == ["step-00000002", "step-00000004"]
+    last = Inpainter.from_pretrained(tmp_path / "run" / "snapshots" / "step-00000004").model.state_dict()
+    assert final is not None
+    assert all(torch.equal(v, _final_state(tmp_path / "run")[k]) for k, v in last.items())  # the end is final/
+    with pytest.raises(ConfigError, match="snapshot_every must be an integer >= 0"):
+        _config(snapshot_every=-1)

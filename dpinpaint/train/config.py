@@ -56,8 +56,14 @@ class TrainConfig:
             :func:`dpinpaint.train.data.random_color_change`). 0 (the paper) never changes them.
         blur_probability: share of training images given a Gaussian blur of random strength
             (:func:`dpinpaint.train.data.random_blur`). 0 (the paper) never blurs them.
+        thin_probability: share of training masks that are thin damage (thin strokes, 0.5-12% of
+            the image: :func:`dpinpaint.mask_generation.thin_mask`) instead of Table 1's kinds.
+            0 (the paper) never draws them.
         hole_ratio: range of hole fractions of the training masks.
         checkpoint_every, sample_every, log_every: periods in steps.
+        snapshot_every: every this many steps (0: never) also export the model as ``final/``
+            will be (averaged weights, spectral norm folded) to ``snapshots/step-<8 digits>/``, a
+            folder :meth:`Inpainter.from_pretrained` loads, to choose among on validation data.
         keep_checkpoints: how many checkpoints to keep (the newest).
         precision: ``"fp32"``, or mixed precision: ``"bf16"`` (autocast; on the CPU only with
             native bfloat16) or ``"fp16"`` (autocast with a gradient scaler; accelerators only).
@@ -96,11 +102,13 @@ class TrainConfig:
     regular_probability: float = 0.5
     color_probability: float = 0.0
     blur_probability: float = 0.0
+    thin_probability: float = 0.0
     hole_ratio: tuple[float, float] = (0.0, 0.6)
     checkpoint_every: int = 1000
     sample_every: int = 1000
     log_every: int = 10
     keep_checkpoints: int = 3
+    snapshot_every: int = 0
     precision: str = "fp32"
     spectral_norm: bool = True
     discriminator: str = "picnet"
@@ -115,7 +123,7 @@ class TrainConfig:
 
         for name in ("batch_size", "checkpoint_every", "sample_every", "log_every", "keep_checkpoints"):
             positive(name)
-        for name in ("stage1_steps", "stage2_steps", "workers", "test_count"):
+        for name in ("stage1_steps", "stage2_steps", "workers", "test_count", "snapshot_every"):
             positive(name, allow_zero=True)
         if self.stage1_steps + self.stage2_steps == 0:
             raise ConfigError("stage1_steps and stage2_steps are both 0: nothing to train")
@@ -141,7 +149,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-        for name in ("regular_probability", "color_probability", "blur_probability"):
+        for name in ("regular_probability", "color_probability", "blur_probability", "thin_probability"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"{name} must be in [0, 1], got {value!r}")

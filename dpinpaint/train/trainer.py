@@ -192,6 +192,7 @@ class Trainer:
             hole_ratio=config.hole_ratio,
             color_probability=config.color_probability,
             blur_probability=config.blur_probability,
+            thin_probability=config.thin_probability,
         )
         self.sampler = ResumableSampler(
             len(self.dataset), seed=config.seed, batch_size=config.batch_size, rank=self.rank, world_size=self.world
@@ -306,6 +307,8 @@ class Trainer:
                     self._samples()
                 if self.step % self.config.checkpoint_every == 0 or self.step == total:
                     self._checkpoint()
+                if self.config.snapshot_every and self.step % self.config.snapshot_every == 0:
+                    save_model(self.export_model(), self.config.model, self.snapshot_folder(self.step))
             barrier(self.world)
         bar.close()
         if self.step < total:
@@ -374,6 +377,10 @@ class Trainer:
         kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= self.step]
         text = "".join(line + "\n" for line in kept)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def snapshot_folder(self, step: int) -> Path:
+        """Where the model exported at ``step`` goes (``config.snapshot_every``)."""
+        return self.run_dir / "snapshots" / f"step-{step:08d}"
 
     def _checkpoint(self) -> None:
         save_training_state(

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from ...errors import InvalidInputError
 from ...image_io import prepare_image
+from ...mask_generation import thin_mask
 from ...masks import MASK_KINDS, generate_mask
 from .augment import random_blur, random_color_change
 from .checks import check_indices, check_positive, check_probability, is_int
@@ -46,6 +47,10 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
             the flips and masks do not depend on it).
         blur_probability: the probability of a :func:`random_blur` (default 0: never; the flips,
             masks and colour changes do not depend on it).
+        thin_probability: the probability that the mask is thin damage
+            (:func:`dpinpaint.mask_generation.thin_mask`: thin strokes, 0.5-12% of the image,
+            whatever ``hole_ratio`` says) instead of a ``mask_kinds`` mask (default 0: never; with
+            0 no random number is drawn for it, so the other draws are unchanged).
 
     Raises:
         InvalidInputError: bad arguments (checked here, not at the first sample).
@@ -64,6 +69,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         flip: bool = True,
         color_probability: float = 0.0,
         blur_probability: float = 0.0,
+        thin_probability: float = 0.0,
     ) -> None:
         self.source = source
         self.indices = check_indices("dataset", indices, len(source))
@@ -84,6 +90,7 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         self.flip: bool = bool(flip)
         self.color_probability = check_probability("color_probability", color_probability)
         self.blur_probability = check_probability("blur_probability", blur_probability)
+        self.thin_probability = check_probability("thin_probability", thin_probability)
         self.epoch: int = 0
 
     def __len__(self) -> int:
@@ -111,7 +118,10 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         rng = np.random.default_rng([self.seed, epoch, index])
         if self.flip and rng.random() < 0.5:
             pixels = pixels[:, ::-1]
-        hole = generate_mask(r, r, kind=self._kind(rng), ratio=self.hole_ratio, rng=rng)  # (R, R) bool
+        if self.thin_probability and rng.random() < self.thin_probability:
+            hole = thin_mask(r, r, rng=rng)  # (R, R) bool
+        else:
+            hole = generate_mask(r, r, kind=self._kind(rng), ratio=self.hole_ratio, rng=rng)
         if self.color_probability and rng.random() < self.color_probability:
             pixels = random_color_change(pixels, rng)
         if self.blur_probability and rng.random() < self.blur_probability:
