@@ -142,3 +142,33 @@ def test_demo_training_crops_of_a_folder(tmp_path: Path) -> None:
     files = sorted((tmp_path / "crops").iterdir())
     assert summary["images"] == len(files) == 6
     assert all(Image.open(f).size == (64, 64) for f in files)
+
+
+def test_the_demo_retraining_recipe_is_one_phased_config_at_any_scale() -> None:
+    """examples/demo/retrain/recipe.json is one run (phases, not a chain of --init runs) on PICNet's
+    layout with thin damage and snapshots; scale_recipe.py keeps it valid at any number of steps."""
+    import json
+    import subprocess
+
+    from dpinpaint.train.config import TrainConfig
+
+    folder = ROOT / "examples" / "demo" / "retrain"
+    config = TrainConfig.from_json(folder / "recipe.json")
+    assert config.model.feedforward.layout == "picnet" and not config.model.uses_inversion
+    assert config.phases and sum(p.steps for p in config.phases) == config.stage2_steps
+    assert config.thin_probability > 0 and config.snapshot_every > 0 and config.lambda_adv > 0
+    for steps in (4, 7, 1000, 12345):
+        out = subprocess.run(
+            [sys.executable, str(folder / "scale_recipe.py"), str(folder / "recipe.json"), "--steps", str(steps),
+             "--set", "precision=fp32", "--set", "workers=0"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        scaled = TrainConfig.from_dict(json.loads(out))
+        assert scaled.stage2_steps == steps and sum(p.steps for p in scaled.phases) == steps
+        assert scaled.precision == "fp32" and scaled.workers == 0 and scaled.snapshot_every >= 1
+        shares = [p.steps / steps for p in scaled.phases]
+        if steps >= 1000:  # each phase keeps its share
+            assert all(
+                abs(a - p.steps / config.stage2_steps) < 0.01 for a, p in zip(shares, config.phases, strict=True)
+            )
+    assert subprocess.run(["bash", "-n", str(folder / "train_gpu.sh")], check=False).returncode == 0

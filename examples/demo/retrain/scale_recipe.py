@@ -1,12 +1,12 @@
 """Scale a phased training recipe to a number of stage-2 steps (each phase keeps its share).
 
-The demo's recipe (``examples/demo/demo.json``) is one config with phases; a machine that can
+The demo's recipe (``examples/demo/retrain/recipe.json``) is one config with phases; a machine that can
 run more or fewer steps in its time budget runs the same recipe scaled: every phase's length is
 multiplied by ``steps / stage2_steps`` (rounded so that they still add up), and the periods of
 checkpoints, snapshots and logs follow. The scaled config is what the run records in its
 ``config.json``, so the run is reproducible from it alone::
 
-    python examples/demo/scale_recipe.py examples/demo/demo.json --steps 9000 > run.json
+    python examples/demo/retrain/scale_recipe.py examples/demo/retrain/recipe.json --steps 9000 > run.json
     dpinpaint train run.json --data crops/ --output runs/demo --device cuda
 """
 
@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 
-def scale(config: dict[str, Any], steps: int, snapshots: int = 8) -> dict[str, Any]:
-    """``config`` with ``stage2_steps = steps`` and its phases scaled to add up to it."""
+def scale(
+    config: dict[str, Any], steps: int, snapshots: int = 8, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``config`` with ``stage2_steps = steps``, its phases scaled to add up to it, and ``changes``
+    (top-level fields, e.g. ``{"precision": "fp32"}`` for a CPU without bfloat16)."""
     if steps < 1:
         raise SystemExit(f"--steps must be >= 1, got {steps}")
     out = dict(config)
@@ -29,15 +32,17 @@ def scale(config: dict[str, Any], steps: int, snapshots: int = 8) -> dict[str, A
     if phases:
         if len(phases) > steps:
             raise SystemExit(f"{len(phases)} phases cannot share {steps} steps")
-        done, edges = 0, []
-        for p in phases:
-            done += int(p["steps"])
-            edges.append(round(done * steps / total))
-        previous = 0
-        for p, edge in zip(phases, edges, strict=True):
-            p["steps"] = max(1, edge - previous)
-            previous += p["steps"]
-        phases[-1]["steps"] += steps - sum(p["steps"] for p in phases)  # rounding leftovers
+        raw = [int(p["steps"]) * steps / total for p in phases]
+        alloc = [max(1, int(r)) for r in raw]
+        by_remainder = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+        k = 0
+        while sum(alloc) < steps:  # the rounding leftovers to the largest remainders
+            alloc[by_remainder[k % len(alloc)]] += 1
+            k += 1
+        while sum(alloc) > steps:  # phases raised to 1 step: taken from the longest
+            alloc[max(range(len(alloc)), key=alloc.__getitem__)] -= 1
+        for p, n in zip(phases, alloc, strict=True):
+            p["steps"] = n
         out["phases"] = phases
     out["stage2_steps"] = steps
     every = max(1, steps // snapshots)
@@ -45,6 +50,7 @@ def scale(config: dict[str, Any], steps: int, snapshots: int = 8) -> dict[str, A
     if "snapshot_every" in config:
         out["snapshot_every"] = every
     out["log_every"] = max(1, min(int(config.get("log_every", 20)), every // 10 or 1))
+    out.update(changes or {})
     return out
 
 
@@ -53,9 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", type=Path, help="a training config.json with stage-2 phases")
     parser.add_argument("--steps", type=int, required=True, help="stage-2 steps of the scaled run")
     parser.add_argument("--snapshots", type=int, default=8, help="checkpoints and snapshots over the run (8)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=JSON", help="change a top-level field (repeatable)"
+    )
     args = parser.parse_args(argv)
     config = json.loads(args.config.read_text(encoding="utf-8"))
-    json.dump(scale(config, args.steps, args.snapshots), sys.stdout, indent=2, sort_keys=True)
+    changes = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        try:
+            changes[name] = json.loads(value)  # numbers, true/false, lists
+        except json.JSONDecodeError:
+            changes[name] = value  # a plain string such as fp32
+    json.dump(scale(config, args.steps, args.snapshots, changes), sys.stdout, indent=2, sort_keys=True)
     print()
     return 0
 
