@@ -11,11 +11,9 @@ Numerically the network of the widely used PyTorch port (rosinality/stylegan2-py
   per-layer noise with a learned strength, bias + leaky ReLU(0.2) * sqrt(2), and ToRGB
   skip outputs summed with FIR upsampling.
 
-What differs is only how the same maths is executed on a CPU: FIR filters are depthwise
-convolutions (:mod:`dpinpaint.ops.upfirdn`) instead of single-channel convolutions over a
-``(B*C, 1, H, W)`` view; activations run channels-last; for a batch of more than one
-image the styles modulate activations around one shared convolution (StyleGAN2's
-"non-fused" form) instead of a grouped convolution of per-sample weights.
+Only the execution differs (for the CPU): depthwise FIR convolutions (:mod:`dpinpaint.ops.upfirdn`),
+channels-last activations, and for batches the styles modulate activations around one shared
+convolution (StyleGAN2's "non-fused" form) instead of a grouped convolution of per-sample weights.
 """
 
 from __future__ import annotations
@@ -44,8 +42,7 @@ __all__ = [
 
 NoiseMode = Literal["const", "random", "none"]
 
-# Activations of the synthesis network run channels-last: oneDNN's convolutions are up to
-# 1.3x faster in that layout on a CPU and the depthwise FIR filters 2x faster.
+# Synthesis activations run channels-last: oneDNN convolutions up to 1.3x faster, FIR filters 2x.
 _CL = torch.channels_last
 
 
