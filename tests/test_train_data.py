@@ -517,3 +517,18 @@ def test_zip_member_bytes_match_the_files(folder: Path, archive: Path) -> None:
     for i in range(len(a)):
         assert a.read_bytes(i) == b.read_bytes(i)
         assert Image.open(io.BytesIO(b.read_bytes(i))).size == IMAGES[b.names[i]]
+
+
+def test_an_archive_member_larger_than_an_image_may_be_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip bomb: a small archive whose member decompresses to far more than any image."""
+    from dpinpaint.train.data import sources
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.png", b"\0" * 200_000)  # 200 KB of zeros: a few hundred bytes compressed
+    monkeypatch.setattr(sources, "MAX_MEMBER_BYTES", 100_000)
+    source = ImageSource(archive)
+    with pytest.raises(ImageReadError, match=r"decompresses to 200,000 bytes, more than the 100,000.*zip bomb"):
+        source.read_bytes(0)

@@ -17,9 +17,13 @@ from ...errors import ImageReadError, InvalidInputError
 from ...image_io import IMAGE_EXTENSIONS, decode_image, open_image_file
 from .checks import check_positive
 
-__all__ = ["ImageSource", "DatasetReport", "validate_source"]
+__all__ = ["ImageSource", "DatasetReport", "validate_source", "MAX_MEMBER_BYTES"]
 
 _MAX_NAMED = 5  # offenders named in a validation error
+#: The largest archive member read (uncompressed, as its zip header declares; zipfile never reads
+#: past that). 256 MiB holds a 64-megapixel image in any format; a zip bomb's member is refused
+#: before anything is decompressed.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
 
 
 def _decode(data: bytes, label: str) -> Image.Image:
@@ -134,7 +138,14 @@ class ImageSource:
         try:
             if self.kind == "folder":
                 return (self.path / self._names[i]).read_bytes()
-            return self._archive().read(self._members[i])
+            archive = self._archive()
+            info = self._members[i]
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise ImageReadError(
+                    f"{self.label(i)} decompresses to {info.file_size:,} bytes, more than the "
+                    f"{MAX_MEMBER_BYTES:,} an image may take (a zip bomb?); remove it from the archive"
+                )
+            return archive.read(info)
         except (OSError, zipfile.BadZipFile, ValueError) as exc:
             raise ImageReadError(f"cannot read {self.label(i)}: {exc}") from exc
 
