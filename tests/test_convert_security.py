@@ -25,7 +25,7 @@ import torch
 import dpinpaint
 from dpinpaint.config import StyleGAN2Config
 from dpinpaint.convert import load_stylegan2
-from dpinpaint.errors import UnsafeCheckpointError
+from dpinpaint.errors import CheckpointError, UnsafeCheckpointError
 from support.convert_fixtures import (
     GlobalRef,
     build_nvidia_pytorch,
@@ -261,3 +261,16 @@ def test_build_on_objects_the_pickle_made_still_works(tmp_path: Path) -> None:
     path = tmp_path / "ok.pkl"
     path.write_bytes(faithful_dumps({"a": [1, 2.5, "x"], "b": (None, True)}))
     assert load_pickle(path) == {"a": [1, 2.5, "x"], "b": (None, True)}
+
+
+def test_expanded_tensors_are_refused_before_anything_is_copied(tmp_path: Path) -> None:
+    """An 87 KB file can hold a stride-0 view of 1.6 billion elements; copying it would take 6.4 GB."""
+    from dpinpaint.convert.safe_pickle import check_tensor_extents, load_torch_file
+
+    path = tmp_path / "expanded.pt"
+    torch.save({"g_ema": {"weight": torch.zeros(1).expand(40000, 40000)}}, path)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(CheckpointError, match=r"expanded view of 1 stored elements"):
+        load_torch_file(path)
+    sliced = {"a": torch.arange(12.0).reshape(3, 4)[:, :2], "b": [torch.ones(2)], "n": None}
+    assert check_tensor_extents(sliced, "x") is sliced  # views within their storage are fine

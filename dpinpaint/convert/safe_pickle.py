@@ -140,7 +140,7 @@ def load_torch_file(path: str | os.PathLike[str]) -> Any:
     try:
         with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         match = _UNSUPPORTED_GLOBAL.search(text)
@@ -156,6 +156,7 @@ def load_torch_file(path: str | os.PathLike[str]) -> Any:
         raise CheckpointError(
             f"{path} is truncated or corrupted and cannot be read ({exc}); download it again"
         ) from exc
+    return check_tensor_extents(loaded, str(path))
 
 
 #: The pure-Python unpickler, whose opcodes can be hooked one by one (typeshed calls it the C one).
@@ -215,6 +216,35 @@ class RestrictedUnpickler(_PythonUnpickler):
         raise UnsafeCheckpointError(f"{self._source}: refused to load: unexpected persistent id in the pickle")
 
 
+def check_tensor_extents(obj: Any, source: str, depth: int = 0) -> Any:
+    """``obj`` unchanged if none of the tensors in it (nested in dicts, lists, tuples and objects'
+    ``__dict__``) addresses more elements than its storage holds; else :class:`CheckpointError`.
+
+    A weights file never stores expanded (stride-0) or overlapping views: such a tensor is a few
+    bytes in the file and gigabytes once copied (an 87 KB file held a 40000x40000 one).
+    """
+    if depth > 64:
+        return obj
+    if isinstance(obj, torch.Tensor):
+        held = obj.untyped_storage().nbytes() // max(1, obj.element_size())
+        if obj.numel() > held:
+            raise CheckpointError(
+                f"{source}: a tensor of shape {tuple(obj.shape)} ({obj.numel():,} elements) is an expanded view of "
+                f"{held:,} stored elements; a weights file never holds one (the file is corrupted or hostile)"
+            )
+        return obj
+    children: Any = ()
+    if isinstance(obj, dict):
+        children = obj.values()
+    elif isinstance(obj, list | tuple):
+        children = obj
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        children = vars(obj).values()
+    for child in children:
+        check_tensor_extents(child, source, depth + 1)
+    return obj
+
+
 def load_pickle(path: str | os.PathLike[str], allowed: dict[tuple[str, str], Any] | None = None) -> Any:
     """Unpickle ``path`` with :class:`RestrictedUnpickler` (default allow-list: NVIDIA PyTorch + TF).
 
@@ -228,7 +258,7 @@ def load_pickle(path: str | os.PathLike[str], allowed: dict[tuple[str, str], Any
     try:
         with open(path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return RestrictedUnpickler(fh, allowed, source).load()
+            return check_tensor_extents(RestrictedUnpickler(fh, allowed, source).load(), source)
     except (UnsafeCheckpointError, CheckpointError):
         raise
     except EOFError as exc:
