@@ -391,3 +391,13 @@ def test_faithful_pickle_uses_the_real_globals() -> None:
         "numpy.core.multiarray.scalar",
         "numpy.dtype",
     }
+
+
+def test_nan_or_infinite_weights_are_refused(tmp_path: Path) -> None:
+    """A converted StyleGAN2 with a NaN ``latent_avg`` (or any non-finite weight) would draw NaN images."""
+    from dpinpaint.errors import CheckpointError
+
+    nan_avg = torch.full((SMALL.w_dim,), float("nan"))
+    path, *_ = write_rosinality(tmp_path / "nan.pt", SMALL, latent_avg=False, extra={"latent_avg": nan_avg})
+    with pytest.raises(CheckpointError, match=r"'w_avg' holds NaN or infinite values"):
+        load_stylegan2(path)

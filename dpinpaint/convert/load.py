@@ -67,6 +67,14 @@ def _read_weights(path: Path, with_discriminator: bool) -> tuple[str, ConvertedW
     raise unsupported_format_error(path, f"this pickle holds {what}, not NVIDIA StyleGAN2 networks")
 
 
+def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`CheckpointError` if a floating-point tensor of ``state`` holds NaN or infinity
+    (a StyleGAN2 never does; such a file, e.g. with a NaN ``latent_avg``, would make NaN images)."""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{source}: {key!r} holds NaN or infinite values; the file is corrupted")
+
+
 def load_stylegan2(
     path: str | os.PathLike[str], *, device: str | torch.device = "cpu", with_discriminator: bool = True
 ) -> tuple[StyleGAN2Generator, StyleGAN2Discriminator | None, ConversionInfo]:
@@ -101,6 +109,9 @@ def load_stylegan2(
     generator = StyleGAN2Generator(config)
     state = dict(weights.generator)
     state["w_avg"] = weights.w_avg if weights.w_avg is not None else torch.zeros(config.w_dim)
+    check_finite(state, f"{path} ({fmt} generator '{weights.network}')")
+    if weights.discriminator is not None and with_discriminator:
+        check_finite(weights.discriminator, f"{path} ({fmt} discriminator)")
     load_state_dict_strict(generator, state, source=f"{path} ({fmt} generator '{weights.network}')")
     if weights.w_avg is None:
         generator.update_w_avg(W_AVG_SAMPLES, seed=0)
