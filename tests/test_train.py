@@ -19,7 +19,7 @@ from dpinpaint import Inpainter, get_preset
 from dpinpaint.checkpoint import load_tensors
 from dpinpaint.convert import save_stylegan2_checkpoint
 from dpinpaint.device import cpu_has_native_bf16
-from dpinpaint.errors import ConfigError, InvalidInputError
+from dpinpaint.errors import CheckpointError, ConfigError, InvalidInputError
 from dpinpaint.models import DualPathNet, PICNetDiscriminator
 from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from dpinpaint.train import trainer as trainer_module
@@ -419,3 +419,19 @@ def test_snapshots_export_loadable_models_during_the_run(assets: dict[str, Path]
     assert all(torch.equal(v, _final_state(tmp_path / "run")[k]) for k, v in last.items())  # the end is final/
     with pytest.raises(ConfigError, match="snapshot_every must be an integer >= 0"):
         _config(snapshot_every=-1)
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(assets: dict[str, Path], tmp_path: Path) -> None:
+    model = TINY.replace(paths="feedforward")
+    config = _config(model=model, stage1_steps=0, stage2_steps=8, checkpoint_every=4, keep_checkpoints=3)
+    Trainer(config.replace(stage2_steps=8), tmp_path / "run", assets["data"], None, progress=False).run()
+    newest = tmp_path / "run" / "checkpoints" / "step-00000008"
+    weights = newest / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a full disk, a bad copy
+    resumed = Trainer(config, tmp_path / "run", assets["data"], None, progress=False, resume=True)
+    assert resumed.step == 4  # the checkpoint before
+    # state.json with missing keys or a wrong-size RNG state: a CheckpointError naming it, never a raw KeyError
+    for name in ("step-00000004", "step-00000008"):
+        (tmp_path / "run" / "checkpoints" / name / "state.json").write_text('{"step": 4}')
+    with pytest.raises(CheckpointError, match=r"no checkpoint of .* can be resumed from: .*state.json is damaged"):
+        Trainer(config, tmp_path / "run", assets["data"], None, progress=False, resume=True)

@@ -27,7 +27,7 @@ from torch import nn
 from ..checkpoint import load_state_dict_strict, load_tensors, save_tensors
 from ..errors import CheckpointError
 
-__all__ = ["save_training_state", "load_training_state", "latest_checkpoint", "prune_checkpoints"]
+__all__ = ["save_training_state", "load_training_state", "checkpoints", "latest_checkpoint", "prune_checkpoints"]
 
 _PREFIX = "step-"
 
@@ -92,15 +92,21 @@ def save_training_state(
     return final
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The newest complete checkpoint folder of a run, or None."""
+def checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The complete checkpoint folders of a run, newest first."""
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
-        return None
+        return []
     done = sorted(
         p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX) and (p / "state.json").is_file()
     )
-    return done[-1] if done else None
+    return done[::-1]
+
+
+def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The newest complete checkpoint folder of a run, or None."""
+    found = checkpoints(run_dir)
+    return found[0] if found else None
 
 
 def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int) -> None:
@@ -137,12 +143,22 @@ def load_training_state(
             net, {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}, source=f"{folder} ({name})"
         )
     tensors = load_tensors(folder / "optim.safetensors")
+    try:
+        saved = info["optimizers"]
+        step, extra = int(info["step"]), info.get("extra", {})
+        if not isinstance(saved, dict) or not isinstance(extra, dict) or step < 0:
+            raise TypeError("its fields have the wrong types")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {folder}: state.json is damaged ({type(exc).__name__}: {exc})") from exc
     for name, opt in optimizers.items():
-        if name not in info["optimizers"]:
+        if name not in saved:
             raise CheckpointError(f"checkpoint {folder} has no state for optimiser {name!r}")
         try:
-            opt.load_state_dict(_optimizer_join(name, tensors, info["optimizers"][name]))
-        except (ValueError, KeyError) as exc:
+            opt.load_state_dict(_optimizer_join(name, tensors, saved[name]))
+        except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"checkpoint {folder}: optimiser {name!r} does not fit: {exc}") from exc
-    torch.set_rng_state(tensors["rng.torch"])
-    return {"step": int(info["step"]), "extra": info.get("extra", {})}
+    try:
+        torch.set_rng_state(tensors["rng.torch"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {folder}: its random-number state is damaged ({exc})") from exc
+    return {"step": step, "extra": extra}

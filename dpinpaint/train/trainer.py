@@ -30,7 +30,7 @@ from torch import nn
 
 from ..checkpoint import save_model
 from ..device import cpu_has_native_bf16
-from ..errors import ConfigError, InvalidInputError
+from ..errors import CheckpointError, ConfigError, InvalidInputError
 from ..files import atomic_write
 from ..models import DualPathNet, apply_spectral_norm, fold_spectral_norm
 from ..models.spectral import has_spectral_norm
@@ -51,7 +51,7 @@ from .loss import LOG_NAMES, STAGE_UPDATES, UPDATES, Batch, DualPathLoss
 from .losses import LossWeights
 from .networks import load_init_weights, load_pretrained_stylegan2, make_discriminator, warn_if_renormalised
 from .schedule import PhaseSettings, base_settings, phase_at
-from .state import latest_checkpoint, load_training_state, prune_checkpoints, save_training_state
+from .state import checkpoints, load_training_state, prune_checkpoints, save_training_state
 
 __all__ = ["Trainer"]
 
@@ -233,15 +233,28 @@ class Trainer:
 
     def _resume(self) -> None:
         read_split(self.run_dir, self.source, self.train_idx, self.test_idx)
-        folder = latest_checkpoint(self.run_dir)
-        if folder is None:
+        found = checkpoints(self.run_dir)
+        if not found:
             logger.info("no checkpoint in %s yet: starting from step 0", self.run_dir)
             return
-        state = load_training_state(folder, self._networks(), self.optimizers)
-        self.step = state["step"]
-        self.sampler.load_state_dict(state["extra"]["sampler"])
-        self._truncate_metrics()
-        logger.info("resumed %s at step %d", self.run_dir, self.step)
+        problems = []
+        for folder in found:  # newest first; a damaged one (a full disk, a bad copy) falls back to the one before
+            try:
+                state = load_training_state(folder, self._networks(), self.optimizers)
+                self.sampler.load_state_dict(state["extra"]["sampler"])
+            except (CheckpointError, KeyError, TypeError, ValueError) as exc:
+                problems.append(f"{folder.name}: {exc}")
+                logger.warning("checkpoint %s cannot be resumed from (%s); trying the one before", folder, exc)
+                continue
+            self.step = state["step"]
+            self._truncate_metrics()
+            logger.info("resumed %s at step %d", self.run_dir, self.step)
+            return
+        raise CheckpointError(
+            f"no checkpoint of {self.run_dir} can be resumed from: "
+            + "; ".join(problems)
+            + " (start a new run with another --output, or remove the damaged checkpoints folder)"
+        )
 
     def _networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {"model": self.model}
