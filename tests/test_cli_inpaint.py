@@ -867,3 +867,23 @@ def test_sixteen_bit_colour_png_keeps_16_bits_end_to_end(tmp_path: Path, capsys:
     api = Inpainter.from_pretrained("demo").inpaint(src, mask)
     assert isinstance(api, np.ndarray) and api.dtype == np.uint16
     np.testing.assert_array_equal(api, result)
+
+
+def test_jpeg_outputs_reuse_the_sources_quantisation_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--format same`` on a JPEG: re-encoded with the source's own tables and subsampling, the
+    observed pixels barely change; at ``--quality 95`` (the old default) tens of percent of them do."""
+    y, x = np.mgrid[0:120, 0:160]
+    src = tmp_path / "in" / "photo.jpg"
+    src.parent.mkdir()
+    Image.fromarray(np.stack([x * 1.5, y * 2, x + y], -1).astype(np.uint8)).save(src, quality=80)  # smooth, like skies
+    mask = _mask(tmp_path / "photo_mask.png", (160, 120), box=(0.4, 0.4, 0.6, 0.6))
+    hole = _hole(mask)
+    before = _decode(src).astype(int)
+    changed = {}
+    for name, extra in (("tables", []), ("q95", ["--quality", "95"])):
+        out = tmp_path / name / "photo.jpg"
+        code, _, err = _main(capsys, str(src), "--mask", str(mask), "--output", str(out), "--json", *extra)
+        assert code == 0, err
+        changed[name] = float((np.abs(_decode(out).astype(int) - before)[~hole] > 0).mean())
+    assert changed["tables"] < 0.05 < changed["q95"], changed
+    assert changed["tables"] * 4 < changed["q95"], changed

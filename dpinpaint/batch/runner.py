@@ -89,7 +89,7 @@ class BatchRunner:
             (``inpaint_kwargs`` holds ``inpaint``'s keyword arguments); they override it.
         batch_size: windows per forward pass (None: the inpainter's).
         workers: background threads that decode inputs and encode outputs (0: all in this thread).
-        quality: JPEG/WebP quality.
+        quality: JPEG/WebP quality (None: a JPEG source's own quantisation tables, else 95).
     """
 
     def __init__(
@@ -102,7 +102,7 @@ class BatchRunner:
         inversion: InversionConfig | None = None,
         batch_size: int | None = None,
         workers: int = 2,
-        quality: int = 95,
+        quality: int | None = None,
     ) -> None:
         if workers < 0:
             raise InvalidInputError(f"--workers must be >= 0, got {workers}")

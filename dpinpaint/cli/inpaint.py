@@ -122,7 +122,12 @@ def add_inpaint(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     exist.add_argument("--skip-existing", action="store_true", help="keep outputs that exist (resume a run)")
     exist.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     p.add_argument("--format", default="same", choices=["same", "png", "jpg", "webp"], help="output format")
-    p.add_argument("--quality", type=quality, default=95, help="JPEG/WebP quality 1-100 (default 95)")
+    p.add_argument(
+        "--quality",
+        type=quality,
+        help="JPEG/WebP quality 1-100 (default: a JPEG input's own quantisation tables, which change the "
+        "unmasked pixels least; otherwise 95)",
+    )
     p.add_argument("--shard", help="K/N: process the K-th of N deterministic shares (K = 0..N-1)")
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary (failures still shown)")

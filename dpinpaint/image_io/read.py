@@ -40,6 +40,7 @@ __all__ = [
     "check_pixels",
     "max_pixels",
     "DEFAULT_MAX_PIXELS",
+    "JPEG_TABLES_KEY",
     "LUMA_WEIGHTS",
 ]
 
@@ -219,7 +220,8 @@ def _to_pil(data: ImageData) -> Image.Image:
         else:
             mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr8.shape[0]]
             im = Image.fromarray(arr8[0] if arr8.shape[0] == 1 else arr8.transpose(1, 2, 0), mode=mode)
-    im.info.update({k: v for k, v in data.pil_info.items() if k in ("icc_profile", "dpi", "exif", "gamma")})
+    kept = ("icc_profile", "dpi", "exif", "gamma", JPEG_TABLES_KEY)
+    im.info.update({k: v for k, v in data.pil_info.items() if k in kept})
     return im
 
 
@@ -259,6 +261,21 @@ def read_sixteen_bit_colour(path: str | os.PathLike[str]) -> np.ndarray | None:
     if orientation in _ORIENT:
         arr = _ORIENT[orientation](arr)
     return np.ascontiguousarray(arr)
+
+
+#: ``info`` key of images decoded from a JPEG file: ``(quantisation tables, subsampling)``, which
+#: :func:`~dpinpaint.image_io.write.save_image` reuses so that a JPEG output changes the observed
+#: pixels as little as the format allows.
+JPEG_TABLES_KEY = "dpinpaint_jpeg_tables"
+
+
+def _jpeg_sampling(im: Image.Image) -> int:
+    from PIL import JpegImagePlugin
+
+    try:
+        return int(JpegImagePlugin.get_sampling(im))
+    except Exception:  # an unusual layout: let the encoder choose
+        return -1
 
 
 def open_image_file(path: str | os.PathLike[str]) -> tuple[Image.Image, bool]:
@@ -305,6 +322,8 @@ def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tupl
             transposed = orientation in range(2, 9)
             out = ImageOps.exif_transpose(im) if transposed else im.copy()
             out.info.update({k: v for k, v in im.info.items() if k not in out.info and k != "exif"})
+            if im.format == "JPEG":  # what a JPEG output needs to re-encode it with the least change
+                out.info[JPEG_TABLES_KEY] = (dict(getattr(im, "quantization", {}) or {}), _jpeg_sampling(im))
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{label} is not an image file Pillow can read") from exc
     except Image.DecompressionBombError as exc:
