@@ -76,7 +76,8 @@ def load_images(
     data: str | os.PathLike[str], size: int, num: int | None = None, long_side: LongSide = None
 ) -> tuple[list[str], list[np.ndarray]]:
     """The first ``num`` readable images of ``data`` (recursive, sorted), prepared with
-    :func:`prepare_image` at ``size`` or, given ``long_side``, with :func:`prepare_photo`.
+    :func:`prepare_image` at ``size`` or, given ``long_side``, with :func:`prepare_photo`. In the
+    square protocol, images smaller than ``size`` are skipped with a warning (not enlarged).
 
     Raises:
         InvalidInputError: the folder does not exist or holds no readable image.
@@ -91,7 +92,17 @@ def load_images(
         if num is not None and len(images) == num:
             break
         try:
-            images.append(prepare_image(f, size) if long_side is None else prepare_photo(f, long_side))
+            if long_side is None:
+                im, _ = open_image_file(f)
+                if min(im.size) < size:  # as training refuses them: enlarging would score upsampling blur
+                    logger.warning(
+                        "skipping %s: %dx%d is smaller than the square protocol's %d px (score it at its own "
+                        "size with --long-side native)", f, im.width, im.height, size
+                    )  # fmt: skip
+                    continue
+                images.append(prepare_image(im, size))
+            else:
+                images.append(prepare_photo(f, long_side))
             names.append(f.relative_to(folder).as_posix())
         except (InvalidInputError, OSError) as exc:
             logger.warning("skipping %s: %s", f, exc)

@@ -205,3 +205,18 @@ def test_cli_evaluate_long_side_and_mask_kind(setup: Path, tmp_path: Path, capsy
     with pytest.raises(SystemExit):
         main(["evaluate", "--data", str(setup / "data"), "-o", str(tmp_path / "x"), "--long-side", "big"])
     assert "positive number of pixels or 'native'" in capsys.readouterr().err
+
+
+def test_the_square_protocol_skips_images_smaller_than_its_size(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dpinpaint.evaluate import load_images
+
+    Image.new("RGB", (40, 30), (10, 20, 30)).save(tmp_path / "a_small.png")
+    Image.new("RGB", (80, 70), (40, 50, 60)).save(tmp_path / "b_big.png")
+    with caplog.at_level("WARNING"):
+        names, images = load_images(tmp_path, 64)
+    assert names == ["b_big.png"] and images[0].shape == (64, 64, 3)
+    assert "a_small.png: 40x30 is smaller than the square protocol's 64 px" in caplog.text
+    names, _ = load_images(tmp_path, 64, long_side="native")  # at their own size both are fine
+    assert names == ["a_small.png", "b_big.png"]
