@@ -476,6 +476,7 @@ def test_runner_reports_failures_in_order_and_goes_on(inpainter: Inpainter, work
     assert sorted(os.listdir(tmp_path / "w2")) == ["a.png", "b.png", "c.png", "d.png", "e.png"]  # no temporaries
 
 
+@pytest.mark.slow
 def test_runner_outputs_keep_unmasked_pixels_and_alpha(inpainter: Inpainter, work: list[Pair], tmp_path: Path) -> None:
     _, seen = _run(inpainter, work, tmp_path / "o", workers=0)
     by_name = {p.relative: p for p in work}
@@ -493,6 +494,7 @@ def test_runner_outputs_keep_unmasked_pixels_and_alpha(inpainter: Inpainter, wor
     assert checked == 5
 
 
+@pytest.mark.slow
 def test_runner_workers_and_batch_size_do_not_change_outputs(
     inpainter: Inpainter, work: list[Pair], tmp_path: Path
 ) -> None:
@@ -542,6 +544,7 @@ def test_runner_rejects_negative_workers(inpainter: Inpainter) -> None:
         BatchRunner(inpainter, workers=-1)
 
 
+@pytest.mark.slow
 def test_runner_seed_results_do_not_depend_on_the_batch(work: list[Pair], tmp_path: Path) -> None:
     from dpinpaint.models.stylegan2 import NoiseInjection
 

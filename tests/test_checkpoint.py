@@ -59,6 +59,7 @@ def test_folder_layout_and_prefixes(saved: Path, tiny_net: DualPathNet) -> None:
     assert not any(k.endswith("blur.kernel") for k in keys)
 
 
+@pytest.mark.slow
 def test_round_trip_is_bit_identical(saved: Path, tiny_net: DualPathNet) -> None:
     loaded = load_model(saved)
     assert not loaded.training

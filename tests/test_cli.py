@@ -136,6 +136,7 @@ def _json_info(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_info_concat_has_fewer_generator_params(
     capsys: pytest.CaptureFixture[str], tiny_params: dict[str, int]
 ) -> None:

@@ -28,6 +28,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "model": root / "model", "image": root / "in" / "a.png", "mask": root / "in" / "a_mask.png"}
 
 
+@pytest.mark.slow
 def test_explain_writes_the_figure(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fig.png"
     base = ["explain", str(files["image"]), "--mask", str(files["mask"]), "--model", str(files["model"])]
@@ -80,6 +81,7 @@ def test_explain_feedforward_only_model_names_no_inversion(
     assert out.is_file()
 
 
+@pytest.mark.slow
 def test_inpaint_with_optimised_inversion(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -314,6 +314,7 @@ def test_shards_split_the_folder(runs: Runs, data: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_with_skip_existing(data: Path, tmp_path: Path) -> None:
     count = 72
     src, out = tmp_path / "many", tmp_path / "out"
@@ -463,6 +464,7 @@ def test_bad_shard_exits_2(data: Path, capsys: pytest.CaptureFixture[str], shard
     assert err.startswith("dpinpaint: error: --shard") and repr(shard) in err
 
 
+@pytest.mark.slow
 def test_existing_outputs_stop_before_the_model_loads(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -639,6 +641,7 @@ def test_format_jpg_png_webp_and_quality(
         assert all(_reencoded(r["notes"]) == (fmt == "webp") for r in records.values())
 
 
+@pytest.mark.slow
 def test_output_folder_inside_the_input_folder_is_not_read_back(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -653,6 +656,7 @@ def test_output_folder_inside_the_input_folder_is_not_read_back(
     assert [r["status"] for r in _records(out)] == ["skipped"]
 
 
+@pytest.mark.slow
 def test_output_file_name_for_a_single_image(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = tmp_path / "in"
     image = _image(d / "a.png", (72, 60))
@@ -725,6 +729,7 @@ def test_in_place_with_overwrite(data: Path, tmp_path: Path, capsys: pytest.Capt
     assert _decode(tmp_path / "a_mask.png").max() == 255  # the mask is not an input
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_with_a_summary(data: Path, tmp_path: Path) -> None:
     count = 60
     src, out = tmp_path / "many", tmp_path / "out"
@@ -757,6 +762,7 @@ def test_sigint_stops_cleanly_with_a_summary(data: Path, tmp_path: Path) -> None
     assert _temporaries(out) == []
 
 
+@pytest.mark.slow
 def test_json_into_a_closed_pipe_stops_quietly(data: Path, tmp_path: Path) -> None:
     src = tmp_path / "many"
     _mask(src / "shared_mask.png", (64, 64))
@@ -774,6 +780,7 @@ def test_json_into_a_closed_pipe_stops_quietly(data: Path, tmp_path: Path) -> No
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
+@pytest.mark.slow
 def test_warnings_are_lines_and_json_notes_and_records_name_the_model(tmp_path: Path) -> None:
     """An empty and an almost-full mask: one ``dpinpaint: warning:`` line each (no raw Python
     warning), the same text in the JSON notes; every record and the summary name the model and version."""
@@ -804,6 +811,7 @@ def test_warnings_are_lines_and_json_notes_and_records_name_the_model(tmp_path: 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 @pytest.mark.parametrize("suffix", [".jpg", ".png"])
+@pytest.mark.slow
 def test_a_full_disk_fails_the_image_and_leaves_nothing(tmp_path: Path, suffix: str) -> None:
     """Past a file-size limit (like a full disk) writes come up short; Pillow's JPEG encoder does not
     notice, so the written file is decoded before it is renamed into place: the image fails, exit 1."""

@@ -174,6 +174,7 @@ def tf_vars() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, n
 
 
 @pytest.mark.parametrize("numpy_core", ["numpy.core", "numpy._core"])
+@pytest.mark.slow
 def test_nvidia_tf_pickle_matches_tensorflow_graph(tmp_path: Path, tf_vars: tuple, numpy_core: str) -> None:
     mapping, syn, d, avg = tf_vars
     path = write_nvidia_tf(
@@ -200,6 +201,7 @@ def test_nvidia_tf_pickle_matches_tensorflow_graph(tmp_path: Path, tf_vars: tupl
         torch.testing.assert_close(D(img), tf_discriminator_forward(d, img), **TOL)
 
 
+@pytest.mark.slow
 def test_nvidia_tf_flip_is_needed_and_kwargs_are_read(tmp_path: Path, tf_vars: tuple) -> None:
     mapping, syn, d, avg = tf_vars
     path = write_nvidia_tf(
@@ -238,6 +240,7 @@ def test_nvidia_tf_gs_only(tmp_path: Path, tf_vars: tuple) -> None:
 # --------------------------------------------------------------------------------------------
 # converted folder, DualPathNet, samples
 # --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_convert_writes_folder_that_dualpathnet_loads(tmp_path: Path) -> None:
     tiny = get_preset("tiny")
     G_src, D_src = build_nvidia_pytorch(resolution=64, channel_base=1024, channel_max=64, w_dim=64, num_layers=2)

@@ -91,6 +91,7 @@ def _hole_psnr(gt: np.ndarray, out: np.ndarray, hole: np.ndarray) -> float:
     return psnr(gt[hole][None], out[hole][None])
 
 
+@pytest.mark.slow
 def test_demo_weights_are_learned_on_a_held_out_photo(demo: Inpainter) -> None:
     """A held-out photo (scikit-image's coffee, never trained on) with a 20-30% irregular hole.
 
@@ -115,6 +116,7 @@ def test_demo_weights_are_learned_on_a_held_out_photo(demo: Inpainter) -> None:
     assert ours > _hole_psnr(photo, telea, hole) - 2.0  # within reach of OpenCV (docs/demo-eval.md)
 
 
+@pytest.mark.slow
 def test_offline_subprocess_loads_demo_and_inpaints_a_held_out_photo(tmp_path: Path) -> None:
     """``HF_HUB_OFFLINE=1``, an unreachable endpoint and an empty HF_HOME: demo still loads and inpaints."""
     pytest.importorskip("skimage")
@@ -170,6 +172,7 @@ def test_cli_uses_demo_when_model_is_not_given(
     assert not np.array_equal(result[hole], photo[hole])
 
 
+@pytest.mark.slow
 def test_readme_command_reproduces_the_readme_picture(tmp_path: Path) -> None:
     """The README's main command writes ``after.png`` as committed (up to float rounding across CPUs)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -223,6 +226,7 @@ def test_download_and_list_commands_know_demo(capsys: pytest.CaptureFixture[str]
     assert PRETRAINED["demo"].bundled
 
 
+@pytest.mark.slow
 def test_wheel_ships_the_demo(tmp_path: Path) -> None:
     """``pip install .`` (not editable) must carry the weights and the model card."""
     run = subprocess.run(

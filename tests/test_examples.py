@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_dual_path_forward_example_writes_the_panels(tmp_path: Path) -> None:
     out = tmp_path / "paths.png"
     proc = subprocess.run(
@@ -33,6 +35,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_inpaint_image_example(tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     proc = _run([str(ROOT / "examples" / "inpaint_image.py"), "--synthetic", "--output", str(out)], tmp_path)
@@ -41,6 +44,7 @@ def test_inpaint_image_example(tmp_path: Path) -> None:
     assert "strategy: crop" in proc.stdout and proc.stdout.count("window at") == 2
 
 
+@pytest.mark.slow
 def test_batch_inpaint_example(tmp_path: Path) -> None:
     proc = _run([str(ROOT / "examples" / "batch_inpaint.py"), "--synthetic", "--output", str(tmp_path / "o")], tmp_path)
     assert "inpainted 5 image(s)" in proc.stdout

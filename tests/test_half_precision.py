@@ -72,6 +72,7 @@ def test_dual_path_net_cast_to_half_precision(torchvision_standin, tiny_net, mak
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=IDS)
+@pytest.mark.slow
 def test_dual_path_net_half_with_float32_image_keeps_its_bits(torchvision_standin, tiny_net, make_batch, dtype) -> None:
     """The network runs in its own dtype; the composite keeps the caller's float32 image."""
     image, known = make_batch(1, tiny_net.config.resolution, seed=5)
@@ -83,6 +84,7 @@ def test_dual_path_net_half_with_float32_image_keeps_its_bits(torchvision_standi
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=IDS)
+@pytest.mark.slow
 def test_optimised_inversion_of_a_half_precision_model(tiny_net, make_batch, dtype: torch.dtype) -> None:
     """Adam keeps a float32 latent: in float16 its eps rounds to 0 and tiny gradients would give NaN."""
     net = _half_copy(tiny_net, dtype)

@@ -69,6 +69,7 @@ def _output(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> np.ndarray
     return inp.inpaint(*sample)
 
 
+@pytest.mark.slow
 def test_download_round_trip_and_cache_reuse(
     hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
@@ -88,6 +89,7 @@ def test_download_round_trip_and_cache_reuse(
     assert np.array_equal(_output(again, sample), _output(local, sample))
 
 
+@pytest.mark.slow
 def test_revision_pinning(hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]) -> None:
     first = hub.add_repo(REPO, models["seed1"])
     hub.add_tag(REPO, "v1")
@@ -140,6 +142,7 @@ def test_missing_gated_and_incomplete_repos(hub: FakeHub, models: dict[str, Path
         Inpainter.from_pretrained("acme/gated", token="hf_granted", variant="fp16")
 
 
+@pytest.mark.slow
 def test_a_cut_download_never_loads_as_a_model(
     hub: FakeHub,
     models: dict[str, Path],
@@ -201,6 +204,7 @@ def test_unpublished_names_fail_at_once_without_the_network(hub: FakeHub, models
     ]
 
 
+@pytest.mark.slow
 def test_preset_names_resolve_to_their_repositories(
     hub: FakeHub,
     models: dict[str, Path],
@@ -216,6 +220,7 @@ def test_preset_names_resolve_to_their_repositories(
     assert np.array_equal(_output(Inpainter.from_pretrained("ffhq-256"), sample), expected)
 
 
+@pytest.mark.slow
 def test_push_to_hub_then_load(hub: FakeHub, models: dict[str, Path], sample: tuple[np.ndarray, np.ndarray]) -> None:
     inp = Inpainter.from_pretrained(models["seed1"])
     url = inp.push_to_hub("acme/pushed", token="hf_writer", commit_message="first")
@@ -234,6 +239,7 @@ def test_push_to_hub_then_load(hub: FakeHub, models: dict[str, Path], sample: tu
     assert half.config == inp.config
 
 
+@pytest.mark.slow
 def test_hf_endpoint_and_hf_home_in_a_fresh_process(hub: FakeHub, models: dict[str, Path], tmp_path: Path) -> None:
     """Users set HF_ENDPOINT / HF_HOME / HF_HUB_OFFLINE in the environment; no patching involved."""
     hub.add_repo(REPO, models["seed1"])

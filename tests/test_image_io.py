@@ -689,6 +689,7 @@ def _holes(h: int, w: int) -> np.ndarray:
     return mask
 
 
+@pytest.mark.slow
 def test_e2e_odd_size_numpy_rgba_keeps_known_pixels_and_alpha(inpainter: Inpainter) -> None:
     img = _np_image((427, 641, 4), np.uint8, seed=5)
     before = img.copy()
@@ -702,6 +703,7 @@ def test_e2e_odd_size_numpy_rgba_keeps_known_pixels_and_alpha(inpainter: Inpaint
     assert _same_array(img, before)
 
 
+@pytest.mark.slow
 def test_e2e_pil_grey_and_rgba(inpainter: Inpainter) -> None:
     mask = Image.fromarray(_holes(101, 203).astype(np.uint8) * 255)
     hole = _holes(101, 203)

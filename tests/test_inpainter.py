@@ -154,11 +154,13 @@ def test_odd_size_keeps_size_and_unmasked_bits(inp: Inpainter, strategy: str) ->
     assert len(result.windows) == (2 if result.strategy == ["crop"] else 1)
 
 
+@pytest.mark.slow
 def test_auto_resizes_when_the_holes_are_large(inp: Inpainter) -> None:
     image, mask = _image(300, 200), _mask(300, 200, [(20, 20, 250, 150)])
     assert inp.inpaint(image, mask, return_details=True).strategy == ["resize"]
 
 
+@pytest.mark.slow
 def test_types_round_trip(inp: Inpainter, tmp_path: Path) -> None:
     rgba = _image(70, 90, 4)
     mask = _mask(70, 90, [(10, 10, 20, 30)])
@@ -224,6 +226,7 @@ def test_torch_batches(inp: Inpainter) -> None:
         inp.inpaint(x, masks[:2])
 
 
+@pytest.mark.slow
 def test_seed_varies_the_inversion_noise_only_when_asked() -> None:
     inp = Inpainter.from_config("tiny", seed=1, w_avg_samples=64)
     with torch.no_grad():  # StyleGAN2 initialises its noise strengths to 0: make the noise matter
@@ -241,6 +244,7 @@ def test_seed_varies_the_inversion_noise_only_when_asked() -> None:
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
+@pytest.mark.slow
 def test_mask_conventions(inp: Inpainter) -> None:
     image = _image(64, 64)
     mask = _mask(64, 64, [(8, 8, 20, 20)])
@@ -308,6 +312,7 @@ def test_exif_rotated_jpeg_with_an_upright_mask(inp: Inpainter, tmp_path: Path) 
 
 
 # -- inpaint_batch ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_inpaint_batch_matches_single_calls_and_batches(inp: Inpainter, monkeypatch: pytest.MonkeyPatch) -> None:
     images = [_image(64 + 10 * i, 80, seed=i) for i in range(5)]
     masks = [_mask(64 + 10 * i, 80, [(5, 5 + 3 * i, 20, 20)]) for i in range(5)]
@@ -411,6 +416,7 @@ def test_native_is_refused_for_a_model_with_the_inversion_path(inp: Inpainter) -
         inp.inpaint(_image(80, 80), _mask(80, 80, [(10, 10, 20, 20)]), strategy="native")
 
 
+@pytest.mark.slow
 def test_native_crop_windows_and_batches_of_different_sizes(ff_inp: Inpainter) -> None:
     big, mask = _image(300, 400, seed=1), _mask(300, 400, [(20, 20, 10, 10), (200, 300, 90, 60)])
     result = ff_inp.inpaint(big, mask, strategy="crop", return_details=True, native_max_side=1000)

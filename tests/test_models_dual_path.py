@@ -73,6 +73,7 @@ def _check_composite(out: DualPathOutput, image: torch.Tensor, known: torch.Tens
 
 
 @pytest.mark.parametrize("name", list(list_presets()))
+@pytest.mark.slow
 def test_preset_forward(name: str, make_net: MakeNet, make_batch: MakeBatch) -> None:
     config = get_preset(name)
     net = make_net(config)
@@ -157,6 +158,7 @@ def test_observed_pixels_survive_monkeypatched_fill(
     assert torch.isinf(out.output[0, 0][~known[0, 0].bool()]).all()
 
 
+@pytest.mark.slow
 def test_bool_and_integer_masks_give_the_same_output(tiny_net: DualPathNet, make_batch: MakeBatch) -> None:
     image, known = make_batch(1, 64, seed=3)
     with torch.no_grad():
@@ -167,6 +169,7 @@ def test_bool_and_integer_masks_give_the_same_output(tiny_net: DualPathNet, make
     assert torch.equal(ref, as_long)
 
 
+@pytest.mark.slow
 def test_missing_pixels_of_the_input_are_ignored(tiny_net: DualPathNet, make_batch: MakeBatch) -> None:
     image, known = make_batch(1, 64, seed=4)
     other = torch.where(known.bool(), image, -image.flip(-1))
@@ -285,6 +288,7 @@ def test_stylegan_is_frozen(make_net: MakeNet) -> None:
     assert not net.training and not net.stylegan.training
 
 
+@pytest.mark.slow
 def test_backward_reaches_trainable_parts(make_net: MakeNet, make_batch: MakeBatch) -> None:
     net = make_net(get_preset("tiny")).train()
     image, known = make_batch(2, 64)
@@ -398,6 +402,7 @@ def test_batch_independence(tiny_net: DualPathNet, make_batch: MakeBatch) -> Non
         torch.testing.assert_close(pair.offsets[res][:1], single.offsets[res], rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_determinism_and_noise_modes(make_net: MakeNet, make_batch: MakeBatch) -> None:
     net = make_net(get_preset("tiny"))
     with torch.no_grad():

@@ -71,6 +71,7 @@ def test_attention_on_a_large_map_grows_linearly(monkeypatch: pytest.MonkeyPatch
     assert n2 * m2 <= 4.5 * n1 * m1  # 4x the pixels, ~4x the attention (not 16x)
 
 
+@pytest.mark.slow
 def test_feedforward_model_runs_at_any_multiple_of_its_stride(ff_net: DualPathNet) -> None:
     assert ff_net.size_multiple == 64 // 8
     for h, w in [(64, 64), (40, 96), (128, 72), (16, 16)]:

@@ -172,6 +172,7 @@ def _copy_generator(ours: ff.FeedForwardGenerator, theirs: nn.Module) -> None:
     _attention(ours.attention, theirs.attn1)
 
 
+@pytest.mark.slow
 def test_generative_path_at_256_equals_picnet_at_z_equal_to_the_mean() -> None:
     # Training mode: PICNet's attention fuse block is spectral-normalised even with use_spect=False,
     # and its power iteration runs at every forward, ours in training mode (no layer of E or G
@@ -215,6 +216,7 @@ def test_parameter_counts_at_256_against_picnet() -> None:
 
 
 @pytest.mark.parametrize("resolution", [256, 64])
+@pytest.mark.slow
 def test_discriminator_equals_picnet_resdis(resolution: int) -> None:
     torch.manual_seed(6)
     layers = {256: 5, 64: 3}[resolution]

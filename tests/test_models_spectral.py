@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -53,6 +54,7 @@ def test_every_picnet_conv_of_e_and_g_is_normalised_and_nothing_else() -> None:
     assert apply_spectral_norm(net) == []  # idempotent
 
 
+@pytest.mark.slow
 def test_power_iteration_runs_in_training_mode_only() -> None:
     net = _sn_net()
     u = net.encoder.blocks[1].conv1.parametrizations.weight[0].u
@@ -65,6 +67,7 @@ def test_power_iteration_runs_in_training_mode_only() -> None:
         assert not torch.equal(u, before)
 
 
+@pytest.mark.slow
 def test_folded_network_equals_the_training_network_in_eval_mode(tmp_path: Path) -> None:
     net = _sn_net()
     image, known = _batch(2)
@@ -91,6 +94,7 @@ def test_folded_network_equals_the_training_network_in_eval_mode(tmp_path: Path)
     assert len(sigmas) > 20 and all(abs(s - 1) < 0.05 for s in sigmas.values())
 
 
+@pytest.mark.slow
 def test_training_mode_output_uses_the_normalised_weights() -> None:
     """The normalised weight is W / sigma(W): scaling W leaves the network unchanged."""
     net = _sn_net()
@@ -113,6 +117,7 @@ def test_spectral_norm_under_autocast_keeps_its_estimate_in_float32() -> None:
     assert conv.parametrizations.weight.original.grad is not None
 
 
+@pytest.mark.slow
 def test_saving_a_spectral_normalised_network_writes_plain_weights(tmp_path: Path) -> None:
     """save_model (and so Inpainter.save_pretrained) folds spectral norm itself, not only the trainer's export."""
     net = _sn_net(3).eval()

@@ -141,6 +141,7 @@ def test_batch_entries_match_single_images(small_pair: tuple[StyleGAN2Generator,
     _assert_close_scaled(batched, singles)
 
 
+@pytest.mark.slow
 def test_synthesis_matches_reference_config_f_256() -> None:
     config = get_preset("ffhq-256").stylegan
     gen, ref = _pair(config)
@@ -302,6 +303,7 @@ def test_gradient_reaches_every_w_plus_entry() -> None:
     assert (per_entry > 0).all(), per_entry  # every W+ entry drives some layer
 
 
+@pytest.mark.slow
 def test_gradient_to_w_plus_matches_reference(small_pair: tuple[StyleGAN2Generator, ReferenceGenerator]) -> None:
     gen, ref = small_pair
     w = torch.randn(3, SMALL.n_latent, SMALL.w_dim)

@@ -56,6 +56,7 @@ def _final_state(run: Path) -> dict[str, torch.Tensor]:
     return Inpainter.from_pretrained(run / "final").model.state_dict()
 
 
+@pytest.mark.slow
 def test_both_stages_learn_and_export(assets: dict[str, Path], tmp_path: Path) -> None:
     run = tmp_path / "run"
     final = Trainer(
@@ -94,6 +95,7 @@ def test_both_stages_learn_and_export(assets: dict[str, Path], tmp_path: Path) -
 
 
 @pytest.mark.parametrize("ema_kimg", [0.0, 0.01])
+@pytest.mark.slow
 def test_resume_reaches_the_same_weights(assets: dict[str, Path], tmp_path: Path, ema_kimg: float) -> None:
     config = _config(ema_kimg=ema_kimg)
     Trainer(config, tmp_path / "a", assets["data"], assets["stylegan2"], progress=False).run()
@@ -108,6 +110,7 @@ def test_resume_reaches_the_same_weights(assets: dict[str, Path], tmp_path: Path
     assert steps == list(range(1, 13))  # the lines of the lost steps 5-7 were replaced, not duplicated
 
 
+@pytest.mark.slow
 def test_everything_is_checked_before_training(assets: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nothing to train"):
         _config(stage1_steps=0, stage2_steps=0)
@@ -153,6 +156,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_one_checkpoint(assets: dict[str, Path], tmp_path: Path) -> None:
     config = _config(stage1_steps=3, stage2_steps=3, batch_size=2, checkpoint_every=3)
     config.to_json(tmp_path / "config.json")
@@ -169,6 +173,7 @@ def test_torchrun_two_processes_one_checkpoint(assets: dict[str, Path], tmp_path
     assert Inpainter.from_pretrained(run / "final").config == TINY
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume(assets: dict[str, Path], tmp_path: Path) -> None:
     import signal
 
@@ -210,6 +215,7 @@ def test_fine_tuning_starts_from_a_trained_model(assets: dict[str, Path], tmp_pa
                 init=tmp_path / "pretrained", progress=False)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_ema_averages_the_weights_and_is_exported(assets: dict[str, Path], tmp_path: Path) -> None:
     """With a half-life of one step (4 images), each step's average is the mean of the last average and the new weights."""
     model = TINY.replace(paths="feedforward")
@@ -257,6 +263,7 @@ def test_augmentations_reach_the_training_samples(assets: dict[str, Path], tmp_p
     assert torch.equal(a["known"], b["known"]) and not torch.equal(a["image"], b["image"])
 
 
+@pytest.mark.slow
 def test_feedforward_only_needs_no_stylegan2(assets: dict[str, Path], tmp_path: Path) -> None:
     config = _config(model=TINY.replace(paths="feedforward"), stage1_steps=0, stage2_steps=2, lambda_ssim=50.0)
     final = Trainer(config, tmp_path / "run", assets["data"], None, progress=False).run()
