@@ -120,8 +120,10 @@ class InpaintOptions:
         mask_from_alpha: take the mask from its alpha channel (opaque = fill).
         crop_margin: context around the holes for ``"crop"``, as a fraction of their size.
         native_max_side: for windows run at their own resolution (feed-forward-only models), the
-            longest side they run at; larger windows are scaled down to it first. None: ``2 * R``
-            (256 for ``demo``, best on its validation photos), at most 2048.
+            longest side a window with thick holes runs at; larger ones are scaled down to it first
+            (thin holes such as scratches run at up to the image's own resolution, in tiles: see
+            :mod:`dpinpaint.strategies`). None: ``2 * R`` (256 for ``demo``, best on its validation
+            photos), at most 2048.
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).

@@ -89,7 +89,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         "--native-max-side",
         type=positive_int,
         default=d.native_max_side,
-        help="longest side a window runs at natively (feed-forward models; default 2x the model's resolution)",
+        help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
+        "full resolution; default 2x the model's resolution)",
     )
     p.add_argument(
         "--mask-threshold",

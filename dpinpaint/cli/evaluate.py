@@ -103,7 +103,8 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--native-max-side",
         type=positive_int,
         default=DEFAULT_OPTIONS.native_max_side,
-        help="longest side a window runs at natively (feed-forward models; default 2x the model's resolution)",
+        help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
+        "full resolution; default 2x the model's resolution)",
     )
     p.add_argument("--worst", type=non_negative_int, default=8, help="worst images saved per method (default 8)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
