@@ -310,7 +310,7 @@ class Trainer:
             bar.update(1)
             if self.rank == 0:
                 if self.step % self.config.log_every == 0 or self.step == total:
-                    # The only host sync of a step: the losses become numbers when a line is written.
+                    # The losses are read back from the device only here, when a line is written.
                     logs = {"stage": float(stage), **{k: float(v) for k, v in losses.items()}}
                     bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k.startswith("L_")}, refresh=False)
                     rate = images / max(time.perf_counter() - start, 1e-9)
