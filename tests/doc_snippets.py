@@ -323,6 +323,11 @@ def prepare_inputs(folder: Path, root: Path) -> Path:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target)
+    for data in ("test-images", "ffhq-test", "validation16", "demo-data/heldout"):  # ground truth to evaluate on
+        for seed in (5, 6):
+            target = folder / data / f"{seed}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _photo(144, 176, seed=seed).save(target)
     for name in ("photo.png", "mask.png"):
         target = folder / "docs/images/demo" / name
         target.parent.mkdir(parents=True, exist_ok=True)
