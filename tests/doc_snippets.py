@@ -224,10 +224,11 @@ def run_page(path: Path, inputs: Path, workdir: Path) -> PageRun:
                 if block.language == "python":
                     failure = _run_python(block, code, namespace, python_dir)
                 elif block.language == "bash":
-                    failure = None
+                    failed = []
                     for commands in shell_lines(code, {**os.environ, **block.env()}):
                         copies += 1
-                        failure = failure or _run_commands(block, commands, _copy(inputs, workdir / f"sh{copies}"))
+                        failed.append(_run_commands(block, commands, _copy(inputs, workdir / f"sh{copies}")))
+                    failure = "\n".join(f for f in failed if f) or None
                 else:
                     json.loads(code)
                     failure = None
@@ -315,10 +316,10 @@ def prepare_inputs(folder: Path, root: Path) -> Path:
         "face.png": _photo(120, 160, seed=3),
         "photos/photo.jpg": photo,
         "photos/photo_mask.png": mask,
-        "photos/street.jpg": _photo(100, 150, seed=4),
-        "photos/street_mask.png": _mask(100, 150, boxes=[(15, 100, 45, 140)]),
+        "photos/tree.jpg": _photo(100, 150, seed=4),
+        "photos/tree_mask.png": _mask(100, 150, boxes=[(15, 100, 45, 140)]),
         "masks/photo.png": mask,
-        "masks/street.png": _mask(100, 150, boxes=[(15, 100, 45, 140)]),
+        "masks/tree.png": _mask(100, 150, boxes=[(15, 100, 45, 140)]),
     }.items():
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
