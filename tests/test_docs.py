@@ -135,8 +135,11 @@ def test_a_broken_snippet_is_caught(tmp_path: Path, doc_inputs: Path) -> None:
     assert result.skipped == [("broken.md:21", "needs the network")]
     [python, command, shell] = result.failures
     assert python.startswith("broken.md:10: python block failed") and "no_such_method" in python
-    assert "broken.md\", line 12" in python  # the traceback names the page's own line
-    assert command.startswith("broken.md:15: `dpinpaint inpaint photo.jpg --mask no_such_mask.png") and "exited 2" in command
+    assert 'broken.md", line 12' in python  # the traceback names the page's own line
+    assert (
+        command.startswith("broken.md:15: `dpinpaint inpaint photo.jpg --mask no_such_mask.png")
+        and "exited 2" in command
+    )
     assert shell.startswith("broken.md:25: a shell block without a `dpinpaint` command")
 
 
