@@ -1,113 +1,173 @@
-"""The code blocks of README.md and docs/*.md stay true to the package.
+"""The code blocks of README.md, CONTRIBUTING.md and docs/*.md run, so docs that do not run fail here.
 
-Every ``python`` block must compile and every name it imports from ``dpinpaint`` must exist;
-every ``dpinpaint ...`` line of a ``bash`` block must be accepted by the CLI's own argument
-parser (subcommand and options), so a renamed or removed option fails here, not in a user's
-terminal. ``json`` blocks must parse. Running the commands themselves is left to the tests of
-each feature (e.g. test_demo runs the README's main command).
+Every block is checked statically (python compiles and its ``dpinpaint`` imports exist, the CLI's
+parser accepts each ``dpinpaint`` command, json parses); then each page's blocks run in order in
+a folder of small inputs (tests/support/doc_snippets.py says how, and which ``<!-- docs-test: ... -->``
+markers skip a block with its reason or shrink it). ``org/name`` in the docs is a small
+dual-path checkpoint folder of that name in the working folder (a local folder wins over the Hub).
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
-import json
-import re
-import shlex
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from dpinpaint.cli import build_parser
+from dpinpaint import Inpainter, get_preset
+from dpinpaint.config import FeedForwardConfig, StyleEncoderConfig, StyleGAN2Config
+from support.doc_snippets import (
+    Block,
+    PageRun,
+    check_statically,
+    code_blocks,
+    dpinpaint_commands,
+    prepare_inputs,
+    run_page,
+    shell_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")])
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+BLOCKS = [block for path in DOCS for block in code_blocks(path)]
 
 
-def code_blocks(path: Path) -> list[tuple[str, int, str]]:
-    """``(language, line number, code)`` of each fenced block of ``path``."""
-    text = path.read_text(encoding="utf-8")
-    return [(m.group(1), text.count("\n", 0, m.start()) + 1, m.group(2)) for m in FENCE.finditer(text)]
+def small_dual_path_model(folder: Path) -> Path:
+    """A 128x128 dual-path checkpoint with narrow layers and random weights (builds in seconds)."""
+    config = get_preset("tiny").replace(
+        name="org-name",
+        resolution=128,
+        deformable_resolutions=(64, 128),
+        stylegan=StyleGAN2Config(resolution=128, channels=(64, 64, 64, 64, 32, 16), z_dim=64, w_dim=64, n_mlp=2),
+        style_encoder=StyleEncoderConfig(
+            stem_channels=16, channels=(32, 32, 64), pyramid_channels=32, head_channels=32, coarse_end=3, middle_end=6
+        ),
+        feedforward=FeedForwardConfig(
+            encoder_channels=(16, 32, 32, 32),
+            decoder_channels=(32, 32, 32, 16, 16),
+            bottleneck_blocks=1,
+            attention_resolution=16,
+            latent_channels=32,
+        ),
+    )
+    Inpainter.from_config(config, seed=0).save_pretrained(folder)
+    return folder
 
 
-def dpinpaint_commands(code: str) -> list[list[str]]:
-    """The argument lists of the ``dpinpaint ...`` commands in a shell block (continuations joined,
-    comments, pipes, redirections and ``&&`` chains cut off)."""
-    commands = []
-    for line in code.replace("\\\n", " ").splitlines():
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-        lexer.whitespace_split, lexer.commenters = True, "#"
-        words: list[str] = []
-        tokens = list(lexer)
-        while tokens and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", tokens[0]):  # VAR=value before a command
-            tokens.pop(0)
-        for token in [*tokens, ";"]:
-            if token and set(token) <= set("&|;<>()"):  # an operator ends the command: keep it if it is dpinpaint
-                if words and words[0] == "dpinpaint":
-                    commands.append(words[1:])
-                words = [] if token not in (">", ">>", "<") else ["<redirect>"]
-            elif words == ["<redirect>"]:
-                words = ["<target>"]  # the target of a redirection is no argument
-            else:
-                words.append(token)
-    return commands
-
-
-BLOCKS = [(path, *block) for path in DOCS for block in code_blocks(path)]
-IDS = [f"{path.name}:{line}" for path, _, line, _ in BLOCKS]
+@pytest.fixture(scope="module")
+def doc_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prepared working folder (copied for each page and each shell line)."""
+    base = tmp_path_factory.mktemp("doc-inputs")
+    model = small_dual_path_model(base / "models" / "org-name")
+    inputs = prepare_inputs(base / "inputs", ROOT)
+    (inputs / "org").mkdir()
+    (inputs / "org" / "name").symlink_to(model, target_is_directory=True)
+    return inputs
 
 
 def test_the_docs_have_code_blocks() -> None:
-    languages = {language for _, language, _, _ in BLOCKS}
+    languages = {block.language for block in BLOCKS}
     assert {"python", "bash"} <= languages and len(BLOCKS) > 30
 
 
-@pytest.mark.parametrize(("path", "language", "line", "code"), BLOCKS, ids=IDS)
-def test_code_block(path: Path, language: str, line: int, code: str) -> None:
-    where = f"{path.relative_to(ROOT)}:{line}"
-    if language == "python":
-        tree = ast.parse(code, filename=where)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dpinpaint":
-                module = importlib.import_module(node.module)
-                for alias in node.names:
-                    assert hasattr(module, alias.name) or _is_submodule(node.module, alias.name), (
-                        f"{where}: `from {node.module} import {alias.name}`: no such name"
-                    )
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.split(".")[0] == "dpinpaint":
-                        importlib.import_module(alias.name)
-    elif language == "json":
-        json.loads(code)
-    elif language == "bash":
-        parser = build_parser()
-        for args in dpinpaint_commands(code):
-            if args in (["--help"], ["--version"]) or not args:
-                continue
-            try:
-                parser.parse_args(args)
-            except SystemExit as exc:  # argparse reports an unknown option or subcommand this way
-                raise AssertionError(f"{where}: `dpinpaint {shlex.join(args)}` is refused by the CLI") from exc
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.where for block in BLOCKS])
+def test_code_block_statically(block: Block) -> None:
+    """Every block, run or not: compiles, imports exist, the CLI parses its commands."""
+    check_statically(block)
+    reason = block.skip_reason
+    if reason is not None:
+        pytest.skip(f"{block.where} is not run: {reason}")
 
 
-def _is_submodule(package: str, name: str) -> bool:
-    try:
-        importlib.import_module(f"{package}.{name}")
-    except ImportError:
-        return False
-    return True
+@pytest.mark.parametrize("page", DOCS, ids=[page.name for page in DOCS])
+def test_page_runs(page: Path, doc_inputs: Path, tmp_path: Path) -> None:
+    """The page's python blocks and ``dpinpaint`` commands run on the prepared inputs."""
+    result = run_page(page, doc_inputs, tmp_path)
+    if not result.ran and not result.failures:
+        pytest.skip(f"{page.name}: no block to run ({len(result.skipped)} marked skip)")
+    assert not result.failures, "\n\n".join(result.failures)
 
 
-def test_a_broken_snippet_is_caught(tmp_path: Path) -> None:
-    """The checks above fail on a planted broken snippet of each kind."""
-    parser = build_parser()
-    [args] = dpinpaint_commands("dpinpaint inpaint a.png --mask m.png --output out/ --no-such-option  # comment")
-    with pytest.raises(SystemExit):
-        parser.parse_args(args)
-    assert dpinpaint_commands("pip install . && dpinpaint list --cached | head -1") == [["list", "--cached"]]
-    assert dpinpaint_commands("OMP_NUM_THREADS=1 dpinpaint env --json > env.json") == [["env", "--json"]]
+BROKEN_PAGE = """\
+# A page with broken snippets
+
+```python
+from dpinpaint import Inpainter
+inp = Inpainter.from_pretrained("demo")
+```
+
+The next block uses the first one's `inp` (one namespace per page), then fails:
+
+```python
+assert inp.resolution == 128
+inp.no_such_method()
+```
+
+```bash
+dpinpaint list
+dpinpaint inpaint photo.jpg --mask no_such_mask.png --output out/
+```
+
+<!-- docs-test: skip (needs the network) -->
+```bash
+dpinpaint download org/unreachable
+```
+
+```bash
+pip install something-else
+```
+
+<!-- docs-test: replace "steps=1000" "steps=1" -->
+```python
+options = dict(steps=1000)
+assert options["steps"] == 1
+```
+"""
+
+
+def test_a_broken_snippet_is_caught(tmp_path: Path, doc_inputs: Path) -> None:
+    """A planted failing python block and a failing ``dpinpaint`` command are both reported, with
+    the page's line; a skipped block is listed with its reason; a replace marker applies."""
+    page = tmp_path / "broken.md"
+    page.write_text(BROKEN_PAGE, encoding="utf-8")
+    result: PageRun = run_page(page, doc_inputs, tmp_path / "work")
+    assert result.ran == ["broken.md:3", "broken.md:30"]
+    assert result.skipped == [("broken.md:21", "needs the network")]
+    [python, command, shell] = result.failures
+    assert python.startswith("broken.md:10: python block failed") and "no_such_method" in python
+    assert 'broken.md", line 12' in python  # the traceback names the page's own line
+    assert (
+        command.startswith("broken.md:15: `dpinpaint inpaint photo.jpg --mask no_such_mask.png")
+        and "exited 2" in command
+    )
+    assert shell.startswith("broken.md:25: a shell block without a `dpinpaint` command")
+
+
+def test_shell_lines_are_split_into_dpinpaint_commands() -> None:
+    code = textwrap.dedent("""\
+        pip install . && dpinpaint list --cached | head -1
+        OMP_NUM_THREADS=1 dpinpaint env --json > env.json   # a comment
+        dpinpaint inpaint a.png --mask m.png \\
+            --output out/ --shard ${K}/$N; dpinpaint env
+        """)
+    lines = shell_lines(code, {"K": "0", "N": "4"})
+    assert [[(c.args, c.stdout) for c in line] for line in lines] == [
+        [(["list", "--cached"], None)],
+        [(["env", "--json"], "env.json")],
+        [(["inpaint", "a.png", "--mask", "m.png", "--output", "out/", "--shard", "0/4"], None), (["env"], None)],
+    ]
+    assert dpinpaint_commands("git status") == []
+
+
+def test_static_checks_catch_a_broken_block(tmp_path: Path) -> None:
+    """A refused option, a syntax error and a missing import are each reported."""
+    where = tmp_path / "page.md"
+    with pytest.raises(AssertionError, match="refused by the CLI"):
+        check_statically(Block(where, "bash", 1, "dpinpaint inpaint a.png --mask m.png --no-such-option\n"))
     with pytest.raises(SyntaxError):
-        ast.parse("inp = Inpainter.from_pretrained('demo'\n")
-    assert not hasattr(importlib.import_module("dpinpaint"), "NoSuchName")
+        check_statically(Block(where, "python", 1, "inp = Inpainter.from_pretrained('demo'\n"))
+    with pytest.raises(AssertionError, match="no such name"):
+        check_statically(Block(where, "python", 1, "from dpinpaint import NoSuchName\n"))
+    stale = Block(where, "python", 1, "x = 1\n", ('replace "y = 2" "y = 3"',))
+    with pytest.raises(AssertionError, match="no such text"):
+        stale.runnable_code()
