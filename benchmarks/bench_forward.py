@@ -7,14 +7,15 @@ Measures, in one run and side by side, on ``--device`` (default cpu) in ``--dtyp
   achieved fraction of the matmul throughput;
 - on the CPU, peak RSS of a fresh process that builds the model and runs one forward at each
   batch size; on CUDA, the peak GPU memory allocated by each batch size's forwards;
-- on the CPU, ``G_s`` alone: dpinpaint's StyleGAN2 vs the straightforward port of
-  ``tests/support/reference_stylegan2.py`` (rosinality's network with its unfused ``upfirdn2d_native``
-  blur) on the same weights, with a check that both give the same image.
+- with ``--compare-reference`` (on the CPU), ``G_s`` alone: dpinpaint's StyleGAN2 vs the
+  straightforward port of ``tests/support/reference_stylegan2.py`` (rosinality's network with its
+  unfused ``upfirdn2d_native`` blur) on the same weights, with a check that both give the same
+  image. That port is the tests' oracle, so only this option reads anything from ``tests/``.
 
 The first line (``env: {...}``) records the device name and the library versions.
 
 Run from the repository root:
-    python benchmarks/bench_forward.py [--preset ffhq-256] [--repeats 5]
+    python benchmarks/bench_forward.py [--preset ffhq-256] [--repeats 5] [--compare-reference]
     python benchmarks/bench_forward.py --device cuda --dtype bfloat16 --batches 1,8,32 --repeats 20
 Results are recorded in docs/performance.md.
 """
@@ -76,8 +77,8 @@ def child_peak_rss(preset: str, batch: int) -> dict[str, float]:
 
 
 def bench_stylegan(preset: str, repeats: int) -> dict[str, float]:
-    # The one import from tests/: the reference port is the tests' oracle (six test modules use
-    # it); this comparison times it against the library on the same weights.
+    # --compare-reference only: the reference port is the tests' oracle (six test modules use it);
+    # this comparison times it against the library on the same weights.
     sys.path.insert(0, str(ROOT / "tests"))
     from dpinpaint import get_preset
     from dpinpaint.models import StyleGAN2Generator
@@ -112,6 +113,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument(
+        "--compare-reference",
+        action="store_true",
+        help="also time G_s against the reference port of tests/support (CPU only)",
+    )
     add_device_arguments(parser)
     args = parser.parse_args()
     device, dtype = device_and_dtype(args)
@@ -162,7 +168,7 @@ def main() -> None:
             }
         )
     results["forward"] = rows
-    if device.type == "cpu":
+    if device.type == "cpu" and args.compare_reference:
         results.update(bench_stylegan(args.preset, args.repeats))
 
     if args.json:
