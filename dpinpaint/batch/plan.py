@@ -201,9 +201,12 @@ def plan_outputs(
         on_skip: told of each file a folder holds but that cannot be read (see
             :func:`~dpinpaint.files.find_images`).
 
+    A shard that gets none of the images gives an empty plan (not an error: in a job array of
+    many shards over few images, some shards are empty).
+
     Raises:
         InvalidInputError: an output that contradicts the format or the number of images, two
-            images writing one file (among all shards), no images, existing outputs with
+            images writing one file (among all shards), no images at all, existing outputs with
             ``existing="error"``, or an output folder that cannot be written.
     """
     if fmt != "same" and fmt not in OUTPUT_FORMATS:
@@ -246,12 +249,9 @@ def plan_outputs(
         raise InvalidInputError(
             f"{len(clashes)} output path(s) would be written twice, e.g. {out} from {', '.join(srcs)}"
         )
-    pairs = select_shard(pairs, *shard)
     if not pairs:
-        where = ", ".join(os.fspath(p) for p in inputs)
-        raise InvalidInputError(
-            f"no images found in {where}" + (f" for shard {shard[0]}/{shard[1]}" if shard[1] > 1 else "")
-        )
+        raise InvalidInputError("no images found in " + ", ".join(os.fspath(p) for p in inputs))
+    pairs = select_shard(pairs, *shard)  # may be empty: in a job array, a shard with no image is normal
     present = [p for p in pairs if p.output is not None and p.output.exists()]
     if present and existing == "error":
         raise InvalidInputError(

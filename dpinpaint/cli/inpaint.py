@@ -38,6 +38,9 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         existing="skip" if args.skip_existing else "overwrite" if args.overwrite else "error",
         on_skip=lambda path, why: log(args, f"warning: skipped {path}: {why}"),
     )
+    if not plan.pairs:  # a shard of a job array that got no image: nothing to do, and no error
+        log(args, f"shard {args.shard} holds none of the images: nothing to do")
+        return 0
     removed = plan.remove_stale_temporaries()
     if removed:
         log(args, f"removed {removed} temporary file(s) left by an interrupted run")
