@@ -31,12 +31,14 @@ from .image_io import LUMA_WEIGHTS, open_image_file, read_image
 from .mask_generation import (
     HOLE_GROUPS,
     MASK_KINDS,
+    THIN_RATIO,
     generate_mask,
     group_label,
     group_of,
     hole_ratio,
     mask_set,
     parse_groups,
+    thin_mask,
 )
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "parse_groups",
     "group_label",
     "generate_mask",
+    "thin_mask",
+    "THIN_RATIO",
     "mask_set",
     "hole_ratio",
     "group_of",
