@@ -92,7 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ..checkpoint import CONFIG_NAME
 
     try:
-        cache = scan_cache_dir()
+        cache = scan_cache_dir(constants.HF_HUB_CACHE)  # the cache it reports below, read now
     except Exception as exc:  # the cache folder does not exist yet, or is unreadable
         print(f"no Hugging Face cache ({exc})")
         return 0
