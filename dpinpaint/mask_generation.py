@@ -139,23 +139,43 @@ def _pixel_range(lo: float, hi: float, total: int) -> tuple[int, int]:
     return first, last
 
 
+def _random_walk(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    segments: tuple[int, int],
+    turn: float,
+    lengths: tuple[float, float],
+    unit: float,
+) -> list[tuple[int, int]]:
+    """The points of a random walk on a ``height x width`` canvas: a random start and heading, then
+    ``segments[0]..segments[1] - 1`` segments, each turning by up to ``turn`` radians either way and
+    ``lengths`` (uniform) times ``unit`` pixels long, clamped to the canvas."""
+    x, y = rng.uniform(0, width), rng.uniform(0, height)
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    points = [(round(x), round(y))]
+    for _ in range(int(rng.integers(*segments))):
+        angle += rng.uniform(-turn, turn)
+        length = rng.uniform(*lengths) * unit
+        x = float(np.clip(x + length * math.cos(angle), 0, width - 1))
+        y = float(np.clip(y + length * math.sin(angle), 0, height - 1))
+        points.append((round(x), round(y)))
+    return points
+
+
+def _draw_polyline(canvas: np.ndarray, points: list[tuple[int, int]], width: int) -> None:
+    for start, end in itertools.pairwise(points):
+        cv2.line(canvas, start, end, 1, thickness=width, lineType=cv2.LINE_8)
+
+
 def _draw_stroke(canvas: np.ndarray, rng: np.random.Generator, scale: float) -> None:
     """One free-form brush stroke: a random walk of 4..12 segments, random width, round joints."""
     h, w = canvas.shape
     size = math.sqrt(h * w) * scale
     width = max(1, round(rng.uniform(0.02, 0.09) * size))
     max_length = 0.2 * size
-    x, y = rng.uniform(0, w), rng.uniform(0, h)
-    angle = rng.uniform(0.0, 2.0 * math.pi)
-    points = [(round(x), round(y))]
-    for _ in range(int(rng.integers(4, 13))):
-        angle += rng.uniform(-0.4 * math.pi, 0.4 * math.pi)
-        length = rng.uniform(0.3, 1.0) * max_length
-        x = float(np.clip(x + length * math.cos(angle), 0, w - 1))
-        y = float(np.clip(y + length * math.sin(angle), 0, h - 1))
-        points.append((round(x), round(y)))
-    for start, end in itertools.pairwise(points):
-        cv2.line(canvas, start, end, 1, thickness=width, lineType=cv2.LINE_8)
+    points = _random_walk(rng, h, w, (4, 13), 0.4 * math.pi, (0.3, 1.0), max_length)
+    _draw_polyline(canvas, points, width)
     if width > 2:
         for point in points:
             cv2.circle(canvas, point, width // 2, 1, thickness=-1, lineType=cv2.LINE_8)
@@ -232,17 +252,7 @@ def _draw_thin_stroke(canvas: np.ndarray, rng: np.random.Generator) -> None:
     h, w = canvas.shape
     size = math.sqrt(h * w)
     width = int(rng.integers(1, max(2, round(0.025 * size)) + 1))
-    x, y = rng.uniform(0, w), rng.uniform(0, h)
-    angle = rng.uniform(0.0, 2.0 * math.pi)
-    points = [(round(x), round(y))]
-    for _ in range(int(rng.integers(2, 11))):
-        angle += rng.uniform(-0.3 * math.pi, 0.3 * math.pi)
-        length = rng.uniform(0.1, 0.6) * size
-        x = float(np.clip(x + length * math.cos(angle), 0, w - 1))
-        y = float(np.clip(y + length * math.sin(angle), 0, h - 1))
-        points.append((round(x), round(y)))
-    for start, end in itertools.pairwise(points):
-        cv2.line(canvas, start, end, 1, thickness=width, lineType=cv2.LINE_8)
+    _draw_polyline(canvas, _random_walk(rng, h, w, (2, 11), 0.3 * math.pi, (0.1, 0.6), size), width)
 
 
 def thin_mask(
