@@ -25,23 +25,14 @@ from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generato
 from dpinpaint.train import trainer as trainer_module
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.trainer import Trainer
+from support.train_assets import write_train_assets
 
 TINY = get_preset("tiny")
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("train")
-    torch.manual_seed(0)
-    g = StyleGAN2Generator(TINY.stylegan)
-    g.update_w_avg(num_samples=500)
-    save_stylegan2_checkpoint(root / "stylegan2", g, StyleGAN2Discriminator(TINY.stylegan))
-    (root / "data").mkdir()
-    y, x = np.mgrid[0:80, 0:96]
-    for i in range(12):
-        img = np.stack([(x * 3 + i * 20) % 256, (y * 3) % 256, ((x + y) * 2 + i * 7) % 256], -1).astype(np.uint8)
-        Image.fromarray(img).save(root / "data" / f"{i:03d}.png")
-    return {"stylegan2": root / "stylegan2", "data": root / "data"}
+    return write_train_assets(tmp_path_factory.mktemp("train"), images=12)
 
 
 def _config(**kw: object) -> TrainConfig:

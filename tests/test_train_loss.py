@@ -6,39 +6,27 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from dpinpaint import DualPathNet, get_preset
-from dpinpaint.convert import save_stylegan2_checkpoint
 from dpinpaint.models import PICNetDiscriminator
-from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from dpinpaint.models.stylegan2 import StyleGAN2Discriminator
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.loss import STAGE_UPDATES, UPDATES, Batch, DualPathLoss
 from dpinpaint.train.losses import LossWeights, l1_loss, photo_realism_loss, ssim_loss
 from dpinpaint.train.trainer import Trainer
+from support.train_assets import write_train_assets
 
 TINY = get_preset("tiny")
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("loss")
-    torch.manual_seed(0)
-    g = StyleGAN2Generator(TINY.stylegan)
-    g.update_w_avg(num_samples=500)
-    save_stylegan2_checkpoint(root / "stylegan2", g, StyleGAN2Discriminator(TINY.stylegan))
-    (root / "data").mkdir()
-    y, x = np.mgrid[0:80, 0:96]
-    for i in range(6):
-        img = np.stack([(x * 3 + i * 20) % 256, (y * 3) % 256, ((x + y) * 2 + i * 7) % 256], -1).astype(np.uint8)
-        Image.fromarray(img).save(root / "data" / f"{i:03d}.png")
-    return {"stylegan2": root / "stylegan2", "data": root / "data"}
+    return write_train_assets(tmp_path_factory.mktemp("loss"), images=6)
 
 
 # -- training is unchanged -------------------------------------------------------------------------
