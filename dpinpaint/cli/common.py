@@ -85,13 +85,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         default=d.crop_margin,
         help=f"crop strategy: context kept around each group of holes, as a fraction of its size (default {d.crop_margin})",
     )
-    p.add_argument(
-        "--native-max-side",
-        type=positive_int,
-        default=d.native_max_side,
-        help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
-        "full resolution; default 2x the model's resolution)",
-    )
+    add_native_max_side_argument(p)
     p.add_argument(
         "--mask-threshold",
         type=float,
@@ -109,6 +103,17 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--inversion-loss", default=inv.loss, choices=list(LOSSES), help=f"loss on the known pixels ({inv.loss})"
+    )
+
+
+def add_native_max_side_argument(p: argparse.ArgumentParser) -> None:
+    """``--native-max-side``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s default."""
+    p.add_argument(
+        "--native-max-side",
+        type=positive_int,
+        default=DEFAULT_OPTIONS.native_max_side,
+        help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
+        "full resolution; default 2x the model's resolution)",
     )
 
 

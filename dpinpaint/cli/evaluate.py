@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from ..options import DEFAULT_OPTIONS, STRATEGIES
-from .common import add_inversion_arguments, inpaint_options, non_negative_int, positive_int
+from .common import (
+    add_inversion_arguments,
+    add_native_max_side_argument,
+    inpaint_options,
+    non_negative_int,
+    positive_int,
+)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -99,13 +105,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         choices=list(STRATEGIES),
         help=f"the model's strategy (default {DEFAULT_OPTIONS.strategy})",
     )
-    p.add_argument(
-        "--native-max-side",
-        type=positive_int,
-        default=DEFAULT_OPTIONS.native_max_side,
-        help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
-        "full resolution; default 2x the model's resolution)",
-    )
+    add_native_max_side_argument(p)
     p.add_argument("--worst", type=non_negative_int, default=8, help="worst images saved per method (default 8)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
     p.add_argument("--device", default="auto")
