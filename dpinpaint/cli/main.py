@@ -19,6 +19,7 @@ from .evaluate import add_evaluate
 from .inpaint import add_explain, add_inpaint
 from .models import add_convert, add_hub_commands, cmd_info, cmd_presets
 from .train import add_train
+from .ui import add_ui
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     add_train(sub)
     add_hub_commands(sub)
+    add_ui(sub)
     return parser
 
 

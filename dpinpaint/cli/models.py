@@ -87,26 +87,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         for model in list_models():
             print(model)
         return 0
-    from huggingface_hub import constants, scan_cache_dir
+    from ..hub_cache import cached_checkpoints, hub_cache_folder
 
-    from ..checkpoint import CONFIG_NAME
-
-    try:
-        cache = scan_cache_dir(constants.HF_HUB_CACHE)  # the cache it reports below, read now
-    except Exception as exc:  # the cache folder does not exist yet, or is unreadable
-        print(f"no Hugging Face cache ({exc})")
-        return 0
-    rows = []
-    for repo in sorted(cache.repos, key=lambda r: r.repo_id):
-        if repo.repo_type != "model":
-            continue
-        for rev in repo.revisions:
-            names = {f.file_name for f in rev.files}
-            if CONFIG_NAME in names and any(n.endswith(".safetensors") for n in names):
-                rows.append(
-                    f"{repo.repo_id:<32} {rev.commit_hash[:12]}  {rev.size_on_disk / 1e6:8.1f} MB  {', '.join(sorted(names))}"
-                )
-    print("\n".join(rows) if rows else f"no dpinpaint checkpoints in the cache at {constants.HF_HUB_CACHE}")
+    folder = hub_cache_folder()  # the cache it reports below, read now
+    found = cached_checkpoints(folder)
+    rows = [f"{c.repo_id:<32} {c.commit[:12]}  {c.size_bytes / 1e6:8.1f} MB  {', '.join(c.files)}" for c in found]
+    print("\n".join(rows) if rows else f"no dpinpaint checkpoints in the cache at {folder}")
     return 0
 
 

@@ -113,14 +113,15 @@ def _check_image(path: str, fmt: str, written: Image.Image) -> None:
     try:
         with Image.open(path) as im:
             im.load()
-            size = im.size
+            decoded = im.size
     except Exception as exc:
         raise OSError(
             errno.EIO, f"the written file does not decode ({type(exc).__name__}: {exc}); is the disk full?"
         ) from exc
-    if size != written.size:
+    if decoded != written.size:
         raise OSError(
-            errno.EIO, f"the written file holds {size[0]}x{size[1]} pixels, not {written.size[0]}x{written.size[1]}"
+            errno.EIO,
+            f"the written file holds {decoded[0]}x{decoded[1]} pixels, not {written.size[0]}x{written.size[1]}",
         )
 
 

@@ -1,0 +1,328 @@
+"""What the web page does, without the page: its settings, its models, photos, masks and one request.
+
+:mod:`dpinpaint.ui.page` lays out the Gradio page and hands every event to these functions, so
+they are tested without a browser (``tests/test_ui_session.py``); the browser test
+(``tests/test_ui_browser.py``) checks the page itself. Nothing here imports Gradio.
+
+The page reads only what the user uploads and the models named when it starts
+(:class:`ModelCatalog`): a model is chosen by its label from that list, never by a path.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import ImageReadError, InvalidInputError
+from ..image_io import read_image, save_image
+from ..masks import read_mask
+from ..options import InpaintOptions
+from .config import DEFAULT_MAX_PIXELS, UIConfig
+
+__all__ = [
+    "ModelChoice",
+    "ModelCatalog",
+    "Photo",
+    "UIResult",
+    "open_photo",
+    "mask_from_layers",
+    "combine_masks",
+    "inpaint_photo",
+    "options_from_form",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the model menu: ``label`` is shown, ``source`` goes to ``from_pretrained``."""
+
+    label: str
+    source: str
+    local_files_only: bool = False
+
+
+class ModelCatalog:
+    """The models the page may load, fixed at start, and the one loaded now (at most one in memory).
+
+    Args:
+        choices: the menu, in order (the first is the default).
+        device / dtype: as :class:`~dpinpaint.Inpainter`.
+        loader: ``(choice, device, dtype) -> Inpainter`` (default: ``Inpainter.from_pretrained``).
+    """
+
+    def __init__(
+        self,
+        choices: Sequence[ModelChoice],
+        device: str = "auto",
+        dtype: str = "auto",
+        loader: Callable[[ModelChoice, str, str], Any] | None = None,
+    ) -> None:
+        if not choices:
+            raise InvalidInputError("the model menu is empty: name at least one model")
+        labels = [c.label for c in choices]
+        if len(set(labels)) != len(labels):
+            raise InvalidInputError(f"model labels must differ, got {labels}")
+        self.choices = list(choices)
+        self.device, self.dtype = device, dtype
+        self._loader = loader or _load_pretrained
+        self._loaded: tuple[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def discover(cls, config: UIConfig, loader: Callable[[ModelChoice, str, str], Any] | None = None) -> ModelCatalog:
+        """The models of ``config`` first, then the bundled ones, then (``include_cached``) the cache's."""
+        from ..hub_cache import cached_checkpoints
+        from ..registry import PRETRAINED
+
+        choices: list[ModelChoice] = []
+        seen: set[str] = set()
+
+        def add(choice: ModelChoice) -> None:
+            if choice.label not in seen:
+                seen.add(choice.label)
+                choices.append(choice)
+
+        for name in config.models:
+            add(ModelChoice(str(name), str(name)))
+        for name, entry in PRETRAINED.items():
+            if entry.bundled:
+                add(ModelChoice(name, name))
+        if config.include_cached:
+            for cached in cached_checkpoints():
+                add(ModelChoice(f"{cached.repo_id}@{cached.commit[:12]} (cached)", cached.model_id, True))
+        return cls(choices, config.device, config.dtype, loader)
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.choices]
+
+    def choice(self, label: str) -> ModelChoice:
+        """The menu entry of ``label``; anything else (a path, a Hub id not in the menu) is refused."""
+        for c in self.choices:
+            if c.label == label:
+                return c
+        raise InvalidInputError(
+            f"model {label!r} is not in this page's menu; restart `dpinpaint ui --model ...` to add it"
+        )
+
+    def load(self, label: str) -> Any:
+        """The :class:`~dpinpaint.Inpainter` of ``label``, loading it (and dropping the previous one) if needed."""
+        choice = self.choice(label)
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != label:
+                self._loaded = None  # free the previous model before the next one loads
+                logger.info("loading model %s", choice.source)
+                self._loaded = (label, self._loader(choice, self.device, self.dtype))
+            return self._loaded[1]
+
+
+def _load_pretrained(choice: ModelChoice, device: str, dtype: str) -> Any:
+    from ..inpainter import Inpainter
+
+    return Inpainter.from_pretrained(
+        choice.source, device=device, dtype=dtype, local_files_only=choice.local_files_only
+    )
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An uploaded photo, checked and decoded.
+
+    Attributes:
+        path: the uploaded file (what is inpainted: its own format, bit depth and metadata).
+        name: the file name the user uploaded.
+        format: Pillow's name of its format (``"JPEG"``, ``"PNG"``...).
+        display: ``(H, W, 3)`` uint8, upright (EXIF orientation applied): what the page shows
+            and what holes are painted over.
+    """
+
+    path: Path
+    name: str
+    format: str
+    display: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the upright photo."""
+        return int(self.display.shape[0]), int(self.display.shape[1])
+
+
+def open_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> Photo:
+    """Check and decode an uploaded photo.
+
+    Raises:
+        ImageReadError: not an image this library reads (the message says which formats do).
+        InvalidInputError: more than ``max_pixels`` pixels (checked from the header, before decoding).
+    """
+    path = Path(path)
+    label = name or path.name
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            fmt = im.format or ""
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(
+            f"{label} is not an image this page can read ({exc.__class__.__name__}); "
+            "upload a PNG, JPEG, WebP, TIFF or BMP photo"
+        ) from None
+    if width * height > max_pixels:
+        raise InvalidInputError(
+            f"{label} has {width * height:,} pixels ({width}x{height}), more than this page's limit of "
+            f"{max_pixels:,}: scale it down, or restart with `dpinpaint ui --max-pixels N`"
+        )
+    data = read_image(path)
+    data.source = label
+    return Photo(path, label, fmt, to_display(data.rgb()))  # upright: EXIF orientation applied
+
+
+def mask_from_layers(layers: Sequence[Any], size: tuple[int, int]) -> np.ndarray:
+    """The holes painted in the editor: every pixel any layer covers, ``(H, W)`` bool.
+
+    ``layers`` are ``(h, w, 4)`` RGBA arrays (or PIL images) over the photo; a layer of another
+    size (a scaled canvas) is resized to ``size`` ``(H, W)`` with nearest-neighbour sampling.
+    Erased pixels are transparent again and so are not holes.
+    """
+    hole = np.zeros(size, dtype=bool)
+    for layer in layers:
+        if layer is None:
+            continue
+        arr = np.asarray(layer)
+        if arr.ndim != 3 or arr.shape[2] not in (2, 4):
+            raise InvalidInputError(f"a painted layer must be RGBA, got an array of shape {arr.shape}")
+        alpha = arr[..., -1] > 0
+        if alpha.shape != size:
+            alpha = np.asarray(Image.fromarray(alpha).resize((size[1], size[0]), Image.Resampling.NEAREST))
+        hole |= alpha
+    return hole
+
+
+def combine_masks(painted: np.ndarray | None, mask_file: str | Path | None, size: tuple[int, int]) -> np.ndarray:
+    """The painted holes and an uploaded mask file (white = hole) together, ``(H, W)`` bool.
+
+    Raises:
+        InvalidInputError: the mask file's size differs from the photo's, or nothing is masked.
+    """
+    hole = np.zeros(size, dtype=bool) if painted is None else painted.astype(bool, copy=True)
+    if mask_file is not None:
+        uploaded, _ = read_mask(str(mask_file))
+        if tuple(uploaded.shape[-2:]) != size:
+            h, w = (int(s) for s in uploaded.shape[-2:])
+            raise InvalidInputError(
+                f"the mask is {w}x{h} but the photo is {size[1]}x{size[0]} (upright): upload a mask of the photo's size"
+            )
+        hole |= uploaded[0].numpy()
+    if not hole.any():
+        raise InvalidInputError("nothing to fill: paint over what should go, or upload a mask (white = fill)")
+    return hole
+
+
+@dataclass
+class UIResult:
+    """What one run gives the page.
+
+    Attributes:
+        before / after: ``(H, W, 3)`` uint8 for showing side by side.
+        download: the result file, in the photo's format and size (see ``notes``).
+        mask: the holes that were filled, a PNG of the photo's size (white = filled), ready for
+            ``dpinpaint inpaint --mask``.
+        figure: the explain figure of the first window (dual-path models), else None.
+        notes: what the user should know (a lossy re-encoding, a format change...).
+        seconds: the inpainting time.
+    """
+
+    before: np.ndarray
+    after: np.ndarray
+    download: Path
+    mask: Path
+    figure: Image.Image | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def inpaint_photo(
+    inpainter: Any,
+    photo: Photo,
+    hole: np.ndarray,
+    options: InpaintOptions,
+    out_dir: Path,
+    *,
+    explain: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> UIResult:
+    """Inpaint ``photo`` where ``hole`` ``(H, W)`` is True and write the result for download.
+
+    The steps of :meth:`Inpainter.inpaint <dpinpaint.Inpainter.inpaint>` run window by window so
+    that ``progress(done, total)`` can follow them. The file is written next to nothing else in a
+    new folder under ``out_dir``, named after the upload, in its format where Pillow writes it
+    (else PNG, with a note); every pixel outside the holes is the photo's (bit for bit in lossless
+    formats).
+    """
+    from ..pipeline import WindowOutputs
+
+    start = time.perf_counter()
+    opts = inpainter.options(options)
+    prepared = inpainter.prepare(str(photo.path), hole, opts)
+    parts = []
+    total = len(prepared.windows)
+    for i, window in enumerate(prepared.windows):
+        if progress is not None:
+            progress(i, total)
+        parts.append(inpainter.run([window], opts, details=explain))
+    if progress is not None:
+        progress(total, total)
+    outputs = WindowOutputs.concat(parts) if parts else inpainter.run([], opts)
+    result = inpainter.finish(prepared, outputs, details=explain)
+    image = result.image if explain else result
+    figure = result.figure() if explain and result.windows else None
+    seconds = time.perf_counter() - start
+
+    folder = Path(tempfile.mkdtemp(prefix="result-", dir=out_dir))
+    stem, suffix = Path(photo.name).stem or "photo", Path(photo.name).suffix.lower()
+    notes: list[str] = []
+    if suffix not in Image.registered_extensions() or Image.registered_extensions()[suffix] not in Image.SAVE:
+        notes.append(f"{photo.format or suffix or 'this'} files cannot be written: the result is a PNG")
+        suffix = ".png"
+    target = folder / f"{stem}-inpainted{suffix}"
+    try:
+        notes += save_image(image, target)
+    except InvalidInputError as exc:  # a mode this format cannot store
+        target = target.with_suffix(".png")
+        notes += [f"written as PNG: {exc}", *save_image(image, target)]
+    mask_path = folder / f"{stem}-mask.png"
+    save_image(hole.astype(np.uint8) * 255, mask_path)
+    return UIResult(photo.display, to_display(read_image(image).rgb()), target, mask_path, figure, notes, seconds)
+
+
+def to_display(rgb: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` float in [0, 1] -> ``(H, W, 3)`` uint8, rounded."""
+    return np.ascontiguousarray((rgb * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy())
+
+
+def options_from_form(values: Mapping[str, Any], uses_inversion: bool) -> InpaintOptions:
+    """The page's form (``strategy``, and for dual-path models ``inversion`` and ``steps``) as options.
+
+    Raises:
+        InvalidInputError: a value :class:`~dpinpaint.options.InpaintOptions` refuses.
+    """
+    from dataclasses import replace
+
+    options = InpaintOptions(strategy=values.get("strategy") or "auto")
+    if uses_inversion:
+        steps = values.get("steps")
+        if steps is None or isinstance(steps, bool) or not isinstance(steps, int | float) or steps != int(steps):
+            raise InvalidInputError(f"steps must be a whole number >= 0, got {steps!r}")
+        inversion = replace(options.inversion, method=values.get("inversion") or "learned", steps=int(steps))
+        options = replace(options, inversion=inversion)
+    return options
