@@ -176,3 +176,38 @@ def test_the_demo_retraining_recipe_is_one_phased_config_at_any_scale() -> None:
                 abs(a - p.steps / config.stage2_steps) < 0.01 for a, p in zip(shares, config.phases, strict=True)
             )
     assert subprocess.run(["bash", "-n", str(folder / "train_gpu.sh")], check=False).returncode == 0
+
+
+@pytest.mark.slow
+def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """choose_snapshot.py evaluates every snapshot against the three baselines and picks by wins."""
+    import importlib.util
+    import json
+
+    from dpinpaint import Inpainter
+    from dpinpaint.config import get_preset
+
+    for step, seed in ((100, 1), (200, 2)):
+        inp = Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=seed)
+        inp.save_pretrained(tmp_path / "snapshots" / f"step-{step:08d}")
+    (tmp_path / "snapshots" / "not-a-snapshot").mkdir()
+    (tmp_path / "validation").mkdir()
+    for i in range(2):
+        _photo(tmp_path / "validation" / f"v{i}.png", i, (120, 90))
+    spec = importlib.util.spec_from_file_location(
+        "choose_snapshot", ROOT / "examples" / "demo" / "retrain" / "choose_snapshot.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    argv = [str(tmp_path / "snapshots"), str(tmp_path / "validation"), "--output", str(tmp_path / "choose")]
+    assert module.main(argv) == 0
+    scores = json.loads((tmp_path / "choose" / "choice.json").read_text())
+    assert [s["name"] for s in scores] == ["step-00000100", "step-00000200"]
+    assert all(s["comparisons"] == 20 and s["scratch_photos"] == 2 for s in scores)
+    best = max(scores, key=lambda s: (s["wins"], s["scratch_wins"], s["hole_margin"]))
+    table = (tmp_path / "choose" / "choice.md").read_text()
+    assert f"| {best['name']} **chosen** |" in table and table.count("**chosen**") == 1

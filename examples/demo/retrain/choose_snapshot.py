@@ -1,0 +1,146 @@
+"""Choose among a run's snapshots on the validation photos only (issue 21's rule), never on the test photos.
+
+Each snapshot (``RUN/snapshots/step-N/``, the averaged model as ``final/`` would be) is scored as
+users meet it, through ``dpinpaint.evaluate`` and so the public ``inpaint`` path, beside OpenCV's
+Telea and Navier-Stokes and scikit-image's biharmonic inpainting:
+
+- irregular holes of 10-20% ... 40-50% at long side 256 (seeded masks, seed 0);
+- thin scratches at the photos' own size (one mask per photo).
+
+A snapshot's score is the number of its wins against the best baseline (hole PSNR, PSNR, SSIM,
+relative l1, per group and on average: 20 comparisons), then the number of photos where its
+scratch hole PSNR beats Telea's, then its mean hole-PSNR margin. The table is written to
+``OUTPUT/choice.md`` and the chosen folder printed::
+
+    python examples/demo/retrain/choose_snapshot.py runs/demo/snapshots demo-data/validation --output choose/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dpinpaint.evaluate import evaluate
+
+BASELINES = ("opencv-telea", "opencv-ns", "skimage-biharmonic")
+GROUPS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
+#: metric -> +1 when higher is better, -1 when lower is.
+METRICS = {"hole_psnr": 1, "psnr": 1, "ssim": 1, "l1": -1}
+
+
+@dataclass
+class Score:
+    name: str
+    wins: int
+    comparisons: int
+    scratch_wins: int
+    scratch_photos: int
+    hole_margin: float
+    scratch_median: float
+    telea_median: float
+
+    def key(self) -> tuple[int, int, float]:
+        return (self.wins, self.scratch_wins, self.hole_margin)
+
+
+def score_snapshot(folder: Path, data: Path, output: Path, num: int) -> Score:
+    """Evaluate one checkpoint folder on ``data`` (validation photos) and count its wins."""
+    irregular = evaluate(
+        output / "irregular",
+        data,
+        model=str(folder),
+        groups=GROUPS,
+        num=num,
+        baselines=BASELINES,
+        long_side=256,
+        compute_fid=False,
+        worst=0,
+        progress=False,
+    )
+    model = next(m for m in irregular.table if m not in BASELINES)
+    wins = comparisons = 0
+    margins = []
+    for column, metrics in irregular.table[model].items():
+        for metric, sign in METRICS.items():
+            ours = metrics.get(metric)
+            theirs = [irregular.table[b][column].get(metric) for b in BASELINES]
+            if ours is None or any(t is None for t in theirs):
+                continue
+            best = max(sign * t for t in theirs if t is not None)
+            comparisons += 1
+            wins += int(sign * ours > best)
+            if metric == "hole_psnr" and column == "average":
+                margins.append(sign * ours - best)
+    scratch = evaluate(
+        output / "scratch",
+        data,
+        model=str(folder),
+        masks="scratch",
+        num=num,
+        baselines=("opencv-telea",),
+        long_side="native",
+        compute_fid=False,
+        worst=0,
+        progress=False,
+    )
+    by_photo: dict[str, dict[str, float]] = {}
+    for s in scratch.scores:
+        by_photo.setdefault(s.image, {})[s.method] = s.hole_psnr
+    pairs = [(v[model], v["opencv-telea"]) for v in by_photo.values() if model in v and "opencv-telea" in v]
+    return Score(
+        folder.name,
+        wins,
+        comparisons,
+        sum(ours > telea for ours, telea in pairs),
+        len(pairs),
+        margins[0] if margins else float("nan"),
+        statistics.median(p[0] for p in pairs) if pairs else float("nan"),
+        statistics.median(p[1] for p in pairs) if pairs else float("nan"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("snapshots", type=Path, help="a run's snapshots/ folder (or any folder of checkpoint folders)")
+    parser.add_argument("data", type=Path, help="the VALIDATION photos (never the test photos)")
+    parser.add_argument("--output", type=Path, required=True, help="where the reports and choice.md go")
+    parser.add_argument("--num", type=int, default=100, help="photos used (the first N; default 100)")
+    parser.add_argument("--also", type=Path, action="append", default=[], help="another checkpoint to compare")
+    args = parser.parse_args(argv)
+    folders = sorted(
+        (p for p in args.snapshots.iterdir() if (p / "config.json").is_file()),
+        key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1,
+    )
+    folders += args.also
+    if not folders:
+        print(f"no checkpoint folders in {args.snapshots}", file=sys.stderr)
+        return 2
+    scores = [score_snapshot(f, args.data, args.output / f.name, args.num) for f in folders]
+    best = max(scores, key=Score.key)
+    lines = [
+        f"Validation photos: {args.data} (irregular 10-50% at long side 256 against the best of "
+        f"{', '.join(BASELINES)}; thin scratches at full size against opencv-telea)",
+        "",
+        "| snapshot | wins | scratch: better than Telea | scratch median hole PSNR (Telea) | hole PSNR margin (average) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for s in scores:
+        mark = " **chosen**" if s is best else ""
+        lines.append(
+            f"| {s.name}{mark} | {s.wins}/{s.comparisons} | {s.scratch_wins}/{s.scratch_photos} | "
+            f"{s.scratch_median:.2f} ({s.telea_median:.2f}) | {s.hole_margin:+.2f} dB |"
+        )
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "choice.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (args.output / "choice.json").write_text(json.dumps([s.__dict__ for s in scores], indent=2), encoding="utf-8")
+    print("\n".join(lines))
+    print(next(f for f in folders if f.name == best.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
