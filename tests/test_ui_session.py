@@ -212,3 +212,96 @@ def test_dual_path_models_get_the_explain_figure_and_their_inversion_settings(du
             options_from_form({"inversion": "optimize", "steps": steps}, uses_inversion=True)
     with pytest.raises(InvalidInputError, match="strategy must be one of"):
         options_from_form({"strategy": "best"}, uses_inversion=False)
+
+
+# -- hostile and careless uploads ----------------------------------------------------------------
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` pixels and holds almost nothing (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_huge_headers_and_broken_files_get_a_message_naming_the_upload(tmp_path: Path) -> None:
+    (tmp_path / "upload.png").write_bytes(_png_header(100_000, 100_000))
+    with pytest.raises(InvalidInputError, match=r"holiday\.png is far too large .* up to 1,000 pixels"):
+        open_photo(tmp_path / "upload.png", max_pixels=1000, name="holiday.png")
+    _photo(tmp_path / "whole.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:200])
+    with pytest.raises(ImageReadError, match=r"holiday\.png: image file is truncated") as cut:
+        open_photo(tmp_path / "cut.png", name="holiday.png")
+    assert str(tmp_path) not in str(cut.value)  # the server's copy of the upload is not shown
+
+
+def test_a_mask_of_another_size_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    # 144 megapixels of black compress to 140 kB: over the library's limit, refused from the header.
+    Image.new("L", (12000, 12000)).save(tmp_path / "bomb.png")
+    with pytest.raises(InvalidInputError, match="the mask is 12000x12000 but the photo is 10x8"):
+        combine_masks(None, tmp_path / "bomb.png", (8, 10))
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ImageReadError, match=r"notes\.png is not an image") as refused:
+        combine_masks(None, tmp_path / "notes.png", (8, 10))
+    assert str(tmp_path) not in str(refused.value)
+    upright = Image.new("L", (8, 10), 255)  # stored 8x10, turned upright to 10x8 by its EXIF orientation
+    exif = upright.getexif()
+    exif[0x0112] = 6
+    upright.save(tmp_path / "turned.png", exif=exif)
+    assert combine_masks(None, tmp_path / "turned.png", (8, 10)).all()
+
+
+def test_layers_that_are_not_numbers_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="must hold numbers"):
+        mask_from_layers([np.full((8, 10, 4), "a", dtype=object)], (8, 10))
+
+
+def test_steps_are_bounded_by_the_slider() -> None:
+    from dpinpaint.ui.session import MAX_STEPS
+
+    assert options_from_form({"inversion": "optimize", "steps": MAX_STEPS}, True).inversion.steps == MAX_STEPS
+    for steps in (MAX_STEPS + 10, 10**9, 1e300, float("nan"), float("inf")):
+        with pytest.raises(InvalidInputError, match=f"steps must be a whole number in 0..{MAX_STEPS}"):
+            options_from_form({"inversion": "optimize", "steps": steps}, uses_inversion=True)
+
+
+def test_the_download_is_in_the_format_of_the_content_not_of_the_name(feedforward: Inpainter, tmp_path: Path) -> None:
+    pixels = _photo(tmp_path / "upload", format="PNG")
+    hole = _stroke()
+    for name in ("holiday.jpg", "holiday", "x" * 300 + ".png", "../../etc/passwd.png", "..png"):
+        result = inpaint_photo(
+            feedforward, open_photo(tmp_path / "upload", name=name), hole, InpaintOptions(), tmp_path
+        )
+        assert result.download.parent.parent == tmp_path and result.download.suffix == ".png", name
+        assert len(result.download.name.encode()) < 200, name
+        with Image.open(result.download) as im:
+            assert im.format == "PNG"
+            np.testing.assert_array_equal(np.asarray(im)[~hole], pixels[~hole])
+    assert (
+        "holiday.jpg holds a PNG image: the result is a PNG file"
+        in inpaint_photo(
+            feedforward, open_photo(tmp_path / "upload", name="holiday.jpg"), hole, InpaintOptions(), tmp_path
+        ).notes
+    )
+
+
+def test_gifs_and_multi_page_files_lose_no_pixel_silently(feedforward: Inpainter, tmp_path: Path) -> None:
+    frames = [Image.fromarray(_photo(tmp_path / f"{i}.png", seed=i)).convert("P") for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    hole = _stroke()
+    result = inpaint_photo(feedforward, open_photo(tmp_path / "anim.gif"), hole, InpaintOptions(), tmp_path)
+    with Image.open(result.download) as out:
+        assert out.format == "PNG" and result.download.name == "anim-inpainted.png"
+        np.testing.assert_array_equal(
+            np.asarray(out.convert("RGB"))[~hole], np.asarray(frames[0].convert("RGB"))[~hole]
+        )
+    assert any("256 colours" in n for n in result.notes) and any("3 frames or pages" in n for n in result.notes)
+    page = Image.fromarray(_photo(tmp_path / "page.png"))
+    page.save(tmp_path / "scan.tif", save_all=True, append_images=[page, page])
+    result = inpaint_photo(feedforward, open_photo(tmp_path / "scan.tif"), hole, InpaintOptions(), tmp_path)
+    assert result.download.name == "scan-inpainted.tif" and any("3 frames or pages" in n for n in result.notes)

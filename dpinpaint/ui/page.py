@@ -18,7 +18,7 @@ from ..errors import BackendUnavailableError, DPInpaintError
 from ..files import IMAGE_EXTENSIONS
 from ..options import METHODS, STRATEGIES, InversionConfig
 from .config import UIConfig
-from .session import ModelCatalog, Photo, combine_masks, inpaint_photo, mask_from_layers, open_photo
+from .session import MAX_STEPS, ModelCatalog, Photo, combine_masks, inpaint_photo, mask_from_layers, open_photo
 from .session import options_from_form as form_options
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
@@ -107,7 +107,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
                 strategy = gr.Dropdown(list(STRATEGIES), value="auto", label="Strategy", elem_id="strategy")
                 with gr.Group(visible=False) as inversion_box:
                     inversion = gr.Radio(list(METHODS), value=defaults.method, label="Inversion (dual-path models)")
-                    steps = gr.Slider(0, 2000, value=defaults.steps, step=10, label="Optimisation steps")
+                    steps = gr.Slider(0, MAX_STEPS, value=defaults.steps, step=10, label="Optimisation steps")
                 run = gr.Button("Inpaint", variant="primary", elem_id="run")
                 status = gr.Markdown("Open a photo to start.", elem_id="status")
         with gr.Row():

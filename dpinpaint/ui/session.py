@@ -39,9 +39,14 @@ __all__ = [
     "combine_masks",
     "inpaint_photo",
     "options_from_form",
+    "MAX_STEPS",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The most optimisation steps the page runs (its slider's maximum): a request for more is refused
+#: rather than holding the server, which runs one request at a time, for hours.
+MAX_STEPS = 2000
 
 
 @dataclass(frozen=True)
@@ -146,12 +151,15 @@ class Photo:
         format: Pillow's name of its format (``"JPEG"``, ``"PNG"``...).
         display: ``(H, W, 3)`` uint8, upright (EXIF orientation applied): what the page shows
             and what holes are painted over.
+        frames: frames or pages in the file (an animated GIF, a multi-page TIFF); only the
+            first is inpainted.
     """
 
     path: Path
     name: str
     format: str
     display: np.ndarray
+    frames: int = 1
 
     @property
     def size(self) -> tuple[int, int]:
@@ -168,23 +176,39 @@ def open_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
     """
     path = Path(path)
     label = name or path.name
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            fmt = im.format or ""
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageReadError(
-            f"{label} is not an image this page can read ({exc.__class__.__name__}); "
-            "upload a PNG, JPEG, WebP, TIFF or BMP photo"
-        ) from None
+    width, height, fmt, frames = _read_header(path, label, max_pixels)
     if width * height > max_pixels:
         raise InvalidInputError(
             f"{label} has {width * height:,} pixels ({width}x{height}), more than this page's limit of "
             f"{max_pixels:,}: scale it down, or restart with `dpinpaint ui --max-pixels N`"
         )
-    data = read_image(path)
+    try:
+        data = read_image(path)
+    except ImageReadError as exc:  # said with the upload's name, not the server's copy of it
+        raise ImageReadError(str(exc).replace(str(path), label)) from None
     data.source = label
-    return Photo(path, label, fmt, to_display(data.rgb()))  # upright: EXIF orientation applied
+    return Photo(path, label, fmt, to_display(data.rgb()), frames)  # upright: EXIF orientation applied
+
+
+def _read_header(path: Path, label: str, max_pixels: int) -> tuple[int, int, str, int]:
+    """``(width, height, format, frames)`` of an upload, from its header (its pixels are not decoded).
+
+    Raises:
+        ImageReadError: not an image Pillow reads.
+        InvalidInputError: a header claiming more pixels than Pillow opens safely (a decompression bomb).
+    """
+    try:
+        with Image.open(path) as im:
+            return im.width, im.height, im.format or "", int(getattr(im, "n_frames", 1) or 1)
+    except Image.DecompressionBombError as exc:  # a header claiming billions of pixels: refused unread
+        raise InvalidInputError(
+            f"{label} is far too large ({exc}); this page takes images of up to {max_pixels:,} pixels: scale it down"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(
+            f"{label} is not an image this page can read ({exc.__class__.__name__}); "
+            "upload a PNG, JPEG, WebP, TIFF or BMP image"
+        ) from None
 
 
 def mask_from_layers(layers: Sequence[Any], size: tuple[int, int]) -> np.ndarray:
@@ -199,6 +223,8 @@ def mask_from_layers(layers: Sequence[Any], size: tuple[int, int]) -> np.ndarray
         if layer is None:
             continue
         arr = np.asarray(layer)
+        if arr.dtype.kind not in "biuf":
+            raise InvalidInputError(f"a painted layer must hold numbers, got an array of {arr.dtype}")
         if arr.ndim != 3 or arr.shape[2] not in (2, 4):
             raise InvalidInputError(f"a painted layer must be RGBA, got an array of shape {arr.shape}")
         alpha = arr[..., -1] > 0
@@ -216,13 +242,20 @@ def combine_masks(painted: np.ndarray | None, mask_file: str | Path | None, size
     """
     hole = np.zeros(size, dtype=bool) if painted is None else painted.astype(bool, copy=True)
     if mask_file is not None:
-        uploaded, _ = read_mask(str(mask_file))
-        if tuple(uploaded.shape[-2:]) != size:
-            h, w = (int(s) for s in uploaded.shape[-2:])
+        path = Path(mask_file)
+        # The header first: a mask of another size (a decompression bomb among them) is refused undecoded.
+        w, h, _, _ = _read_header(path, path.name, size[0] * size[1])
+        if w * h == size[0] * size[1]:  # the same size, or turned by its EXIF orientation
+            try:
+                uploaded = read_mask(str(path))[0][0].numpy()
+            except ImageReadError as exc:  # said with the upload's name, not the server's copy of it
+                raise ImageReadError(str(exc).replace(str(path), path.name)) from None
+            h, w = uploaded.shape
+        if (h, w) != size:
             raise InvalidInputError(
                 f"the mask is {w}x{h} but the photo is {size[1]}x{size[0]} (upright): upload a mask of the photo's size"
             )
-        hole |= uploaded[0].numpy()
+        hole |= uploaded
     if not hole.any():
         raise InvalidInputError("nothing to fill: paint over what should go, or upload a mask (white = fill)")
     return hole
@@ -289,11 +322,7 @@ def inpaint_photo(
     seconds = time.perf_counter() - start
 
     folder = Path(tempfile.mkdtemp(prefix="result-", dir=out_dir))
-    stem, suffix = Path(photo.name).stem or "photo", Path(photo.name).suffix.lower()
-    notes: list[str] = []
-    if suffix not in Image.registered_extensions() or Image.registered_extensions()[suffix] not in Image.SAVE:
-        notes.append(f"{photo.format or suffix or 'this'} files cannot be written: the result is a PNG")
-        suffix = ".png"
+    stem, suffix, notes = _result_name(photo)
     target = folder / f"{stem}-inpainted{suffix}"
     try:
         notes += save_image(image, target)
@@ -303,6 +332,36 @@ def inpaint_photo(
     mask_path = folder / f"{stem}-mask.png"
     save_image(hole.astype(np.uint8) * 255, mask_path)
     return UIResult(photo.display, to_display(read_image(image).rgb()), target, mask_path, figure, notes, seconds)
+
+
+#: The extension a result gets when the upload's name does not say its format.
+_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+#: The longest name stem kept for the download (file systems allow 255 bytes in all).
+_MAX_STEM = 100
+
+
+def _result_name(photo: Photo) -> tuple[str, str, list[str]]:
+    """``(stem, suffix, notes)`` of the download: the upload's name, in the format of its content."""
+    name = Path(photo.name).name
+    stem, suffix = Path(name).stem.strip(" .") or "photo", Path(name).suffix.lower()
+    stem = stem.encode()[:_MAX_STEM].decode(errors="ignore") or "photo"
+    notes: list[str] = []
+    extensions = Image.registered_extensions()
+    fmt = "JPEG" if photo.format == "MPO" else photo.format  # a phone's multi-picture JPEG is a JPEG
+    if fmt and extensions.get(suffix) != fmt:  # a PNG named .jpg must not become a lossy JPEG
+        suffix = _EXTENSIONS.get(fmt, ".png")
+        notes.append(f"{name} holds a {fmt} image: the result is a {suffix[1:].upper()} file")
+    if fmt == "GIF":  # re-quantising to 256 colours would change pixels outside the holes
+        notes.append("GIF holds only 256 colours: the result is a PNG, so that no pixel outside the holes changes")
+        suffix = ".png"
+    elif suffix not in extensions or extensions[suffix] not in Image.SAVE:
+        notes.append(f"{photo.format or suffix or 'this'} files cannot be written: the result is a PNG")
+        suffix = ".png"
+    if photo.frames > 1:
+        notes.append(
+            f"{name} has {photo.frames} frames or pages: only the first is inpainted, and the download holds only it"
+        )
+    return stem, suffix, notes
 
 
 def to_display(rgb: torch.Tensor) -> np.ndarray:
@@ -321,8 +380,13 @@ def options_from_form(values: Mapping[str, Any], uses_inversion: bool) -> Inpain
     options = InpaintOptions(strategy=values.get("strategy") or "auto")
     if uses_inversion:
         steps = values.get("steps")
-        if steps is None or isinstance(steps, bool) or not isinstance(steps, int | float) or steps != int(steps):
-            raise InvalidInputError(f"steps must be a whole number >= 0, got {steps!r}")
+        if (
+            isinstance(steps, bool)
+            or not isinstance(steps, int | float)
+            or not 0 <= steps <= MAX_STEPS  # also False for NaN
+            or steps != int(steps)
+        ):
+            raise InvalidInputError(f"steps must be a whole number in 0..{MAX_STEPS}, got {steps!r}")
         inversion = replace(options.inversion, method=values.get("inversion") or "learned", steps=int(steps))
         options = replace(options, inversion=inversion)
     return options
