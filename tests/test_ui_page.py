@@ -154,6 +154,53 @@ def test_the_page_loads_nothing_from_elsewhere(server: str) -> None:
             assert "http://" not in attrs and "https://" not in attrs and "//fonts." not in attrs, attrs
 
 
+def test_hostile_and_careless_requests_get_a_message_and_lose_nothing(server: str, tmp_path: Path) -> None:
+    """The page's events called as a client of its HTTP API would (one session: the photo is kept)."""
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False, download_files=str(tmp_path / "downloads"))
+
+    def status(outputs: Any) -> str:
+        return str(outputs[-1])
+
+    # A JPEG whose header claims 65000x65000 pixels: refused from the header, saying why.
+    small = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(small, "JPEG")
+    jpeg = bytearray(small.getvalue())
+    start = jpeg.find(b"\xff\xc0") + 5  # the frame header's height and width
+    jpeg[start : start + 4] = (65000).to_bytes(2, "big") * 2
+    (tmp_path / "huge.jpg").write_bytes(bytes(jpeg))
+    answer = status(client.predict(handle_file(str(tmp_path / "huge.jpg")), api_name="/on_photo"))
+    assert "huge.jpg is far too large" in answer and "50,000,000 pixels" in answer
+    editor: dict[str, Any] = {"background": None, "layers": [], "composite": None, "id": None}
+    form = ["demo", "auto", "learned", 100]
+    assert status(client.predict(editor, None, *form, api_name="/on_run")) == "Open a photo first."
+
+    # A PNG named .jpg: the download is a PNG, every pixel outside the stroke the photo's (not a lossy JPEG).
+    pixels = np.asarray(_photo(tmp_path / "chelsea.png", 64, 80))
+    (tmp_path / "holiday.jpg").write_bytes((tmp_path / "chelsea.png").read_bytes())
+    assert "holiday.jpg** (80x64, PNG)" in status(
+        client.predict(handle_file(str(tmp_path / "holiday.jpg")), api_name="/on_photo")
+    )
+    assert "nothing to fill" in status(client.predict(editor, None, *form, api_name="/on_run"))
+    layer = np.zeros((64, 80, 4), dtype=np.uint8)
+    layer[20:30, 10:60] = (255, 0, 255, 176)
+    Image.fromarray(layer).save(tmp_path / "layer.png")
+    editor["layers"] = [handle_file(str(tmp_path / "layer.png"))]
+    outputs = client.predict(editor, None, *form, api_name="/on_run")
+    assert "holiday.jpg holds a PNG image" in status(outputs)
+    hole = layer[..., 3] > 0
+    with Image.open(outputs[2]) as result:
+        assert result.format == "PNG" and Path(outputs[2]).name == "holiday-inpainted.png"
+        np.testing.assert_array_equal(np.asarray(result)[~hole], pixels[~hole])
+
+    # A mask that is not an image: the message names the upload, not the server's copy of it.
+    (tmp_path / "mask.png").write_text("white = fill")
+    answer = status(client.predict(editor, handle_file(str(tmp_path / "mask.png")), *form, api_name="/on_run"))
+    assert "mask.png is not an image this page can read" in answer and "/" not in answer
+    assert "Model **demo**" in str(client.predict("demo", api_name="/on_model"))  # still serving
+
+
 # -- in the browser ------------------------------------------------------------------------------
 
 
