@@ -854,3 +854,14 @@ def test_sixteen_bit_colour_follows_the_exif_orientation(tmp_path: Path) -> None
     assert got is not None and got.shape == (10, 6, 3)
     np.testing.assert_array_equal(got, np.rot90(deep, -1))
     np.testing.assert_array_equal(read_image(path).to_output(), np.rot90(deep, -1))
+
+
+def test_save_image_writes_webp_losslessly_when_asked(tmp_path: Path) -> None:
+    from dpinpaint.image_io import save_image
+
+    rgba = np.random.default_rng(5).integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    rgba[0, :, 3] = 0  # fully transparent: its colour is kept too
+    assert save_image(Image.fromarray(rgba), tmp_path / "exact.webp", lossless=True) == []
+    with Image.open(tmp_path / "exact.webp") as im:
+        np.testing.assert_array_equal(np.asarray(im), rgba)
+    assert any("lossy" in n for n in save_image(Image.fromarray(rgba), tmp_path / "lossy.webp"))

@@ -305,3 +305,40 @@ def test_gifs_and_multi_page_files_lose_no_pixel_silently(feedforward: Inpainter
     page.save(tmp_path / "scan.tif", save_all=True, append_images=[page, page])
     result = inpaint_photo(feedforward, open_photo(tmp_path / "scan.tif"), hole, InpaintOptions(), tmp_path)
     assert result.download.name == "scan-inpainted.tif" and any("3 frames or pages" in n for n in result.notes)
+
+
+def test_lossless_webp_stays_lossless_and_colour_conversions_are_said(feedforward: Inpainter, tmp_path: Path) -> None:
+    hole = _stroke()
+    rgba = np.random.default_rng(2).integers(0, 256, (40, 56, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "sticker.webp", lossless=True)
+    with Image.open(tmp_path / "sticker.webp") as im:
+        rgba = np.asarray(im)  # the colour under transparent pixels is the encoder's
+    result = inpaint_photo(feedforward, open_photo(tmp_path / "sticker.webp"), hole, InpaintOptions(), tmp_path)
+    with Image.open(result.download) as out:
+        assert out.format == "WEBP" and out.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(out)[~hole], rgba[~hole])
+    assert result.notes == []
+    Image.fromarray(_photo(tmp_path / "print.png")).convert("CMYK").save(tmp_path / "print.tif")
+    result = inpaint_photo(feedforward, open_photo(tmp_path / "print.tif"), hole, InpaintOptions(), tmp_path)
+    assert "the photo's CMYK colours are converted: the download is an RGB image" in result.notes
+    Image.fromarray(np.zeros((8, 10), dtype=np.float32)).save(tmp_path / "depth.tif")
+    with pytest.raises(InvalidInputError, match=r"^scan\.tif: PIL mode 'F' is not supported"):
+        open_photo(tmp_path / "depth.tif", name="scan.tif")  # the upload's name, not the server's path
+
+
+def test_a_stroke_on_a_sideways_photo_is_filled_where_it_was_painted(feedforward: Inpainter, tmp_path: Path) -> None:
+    stored = np.random.default_rng(4).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: 40 wide, 56 high
+    im.save(tmp_path / "phone.png", exif=exif)
+    photo = open_photo(tmp_path / "phone.png")
+    np.testing.assert_array_equal(photo.display, np.rot90(stored, -1))
+    hole = np.zeros(photo.size, dtype=bool)
+    hole[2:8, 3:30] = True  # painted over the upright photo, near its top
+    result = inpaint_photo(feedforward, photo, hole, InpaintOptions(), tmp_path)
+    with Image.open(result.download) as out:
+        assert out.getexif().get(0x0112) is None  # written upright, so no viewer turns it again
+        upright = np.asarray(out)
+    np.testing.assert_array_equal(upright[~hole], photo.display[~hole])
+    assert (upright[hole] != photo.display[hole]).any()

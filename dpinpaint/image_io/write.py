@@ -18,7 +18,12 @@ __all__ = ["save_image"]
 
 
 def save_image(
-    image: Image.Image | np.ndarray, path: Path, *, source: Image.Image | None = None, quality: int | None = None
+    image: Image.Image | np.ndarray,
+    path: Path,
+    *,
+    source: Image.Image | None = None,
+    quality: int | None = None,
+    lossless: bool = False,
 ) -> list[str]:
     """Write ``image`` atomically in the format of ``path``'s extension; returns notes (e.g. alpha dropped).
 
@@ -29,7 +34,8 @@ def save_image(
 
     ``quality`` (1-100) of JPEG and WebP outputs; None: for a JPEG from a JPEG file, that file's own
     quantisation tables and chroma subsampling (re-encoding then changes about 1% of the observed
-    values by a level or two, instead of about 40% at quality 95), else 95.
+    values by a level or two, instead of about 40% at quality 95), else 95. ``lossless``: a WebP
+    output is written losslessly (every pixel as given; ``quality`` is then the compression effort).
     """
     notes: list[str] = []
     fmt = Image.registered_extensions().get(path.suffix.lower())
@@ -71,12 +77,15 @@ def save_image(
     if fmt == "JPEG" and quality is None and tables is not None and tables[0]:
         kwargs["qtables"], kwargs["subsampling"] = tables
         how = "with the source's quantisation tables"
+    elif fmt == "WEBP" and lossless:
+        # ``exact``: the colour under fully transparent pixels is kept too
+        kwargs.update(lossless=True, exact=True, quality=100 if quality is None else quality)
     elif fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = 95 if quality is None else quality
         if fmt == "JPEG":
             kwargs["subsampling"] = 0 if kwargs["quality"] >= 90 else -1
         how = f"at quality {kwargs['quality']}"
-    if fmt in ("JPEG", "WEBP"):
+    if fmt == "JPEG" or (fmt == "WEBP" and not lossless):
         notes.append(
             f"re-encoded as {fmt} (lossy) {how}: pixels outside the mask are close to the input's, not "
             "identical; use --format png to keep them bit for bit"

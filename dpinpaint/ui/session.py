@@ -153,6 +153,7 @@ class Photo:
             and what holes are painted over.
         frames: frames or pages in the file (an animated GIF, a multi-page TIFF); only the
             first is inpainted.
+        mode: Pillow's mode of the file (``"CMYK"``, ``"P"``...).
     """
 
     path: Path
@@ -160,6 +161,7 @@ class Photo:
     format: str
     display: np.ndarray
     frames: int = 1
+    mode: str = "RGB"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -176,7 +178,7 @@ def open_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
     """
     path = Path(path)
     label = name or path.name
-    width, height, fmt, frames = _read_header(path, label, max_pixels)
+    width, height, fmt, frames, mode = _read_header(path, label, max_pixels)
     if width * height > max_pixels:
         raise InvalidInputError(
             f"{label} has {width * height:,} pixels ({width}x{height}), more than this page's limit of "
@@ -184,14 +186,14 @@ def open_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
         )
     try:
         data = read_image(path)
-    except ImageReadError as exc:  # said with the upload's name, not the server's copy of it
-        raise ImageReadError(str(exc).replace(str(path), label)) from None
+    except (ImageReadError, InvalidInputError) as exc:  # said with the upload's name, not the server's copy
+        raise type(exc)(str(exc).replace(str(path), label)) from None
     data.source = label
-    return Photo(path, label, fmt, to_display(data.rgb()), frames)  # upright: EXIF orientation applied
+    return Photo(path, label, fmt, to_display(data.rgb()), frames, mode)  # upright: EXIF orientation applied
 
 
-def _read_header(path: Path, label: str, max_pixels: int) -> tuple[int, int, str, int]:
-    """``(width, height, format, frames)`` of an upload, from its header (its pixels are not decoded).
+def _read_header(path: Path, label: str, max_pixels: int) -> tuple[int, int, str, int, str]:
+    """``(width, height, format, frames, mode)`` of an upload, from its header (its pixels are not decoded).
 
     Raises:
         ImageReadError: not an image Pillow reads.
@@ -199,7 +201,7 @@ def _read_header(path: Path, label: str, max_pixels: int) -> tuple[int, int, str
     """
     try:
         with Image.open(path) as im:
-            return im.width, im.height, im.format or "", int(getattr(im, "n_frames", 1) or 1)
+            return im.width, im.height, im.format or "", int(getattr(im, "n_frames", 1) or 1), im.mode
     except Image.DecompressionBombError as exc:  # a header claiming billions of pixels: refused unread
         raise InvalidInputError(
             f"{label} is far too large ({exc}); this page takes images of up to {max_pixels:,} pixels: scale it down"
@@ -244,7 +246,7 @@ def combine_masks(painted: np.ndarray | None, mask_file: str | Path | None, size
     if mask_file is not None:
         path = Path(mask_file)
         # The header first: a mask of another size (a decompression bomb among them) is refused undecoded.
-        w, h, _, _ = _read_header(path, path.name, size[0] * size[1])
+        w, h, *_ = _read_header(path, path.name, size[0] * size[1])
         if w * h == size[0] * size[1]:  # the same size, or turned by its EXIF orientation
             try:
                 uploaded = read_mask(str(path))[0][0].numpy()
@@ -325,7 +327,7 @@ def inpaint_photo(
     stem, suffix, notes = _result_name(photo)
     target = folder / f"{stem}-inpainted{suffix}"
     try:
-        notes += save_image(image, target)
+        notes += save_image(image, target, lossless=_is_lossless_webp(photo))
     except InvalidInputError as exc:  # a mode this format cannot store
         target = target.with_suffix(".png")
         notes += [f"written as PNG: {exc}", *save_image(image, target)]
@@ -357,11 +359,27 @@ def _result_name(photo: Photo) -> tuple[str, str, list[str]]:
     elif suffix not in extensions or extensions[suffix] not in Image.SAVE:
         notes.append(f"{photo.format or suffix or 'this'} files cannot be written: the result is a PNG")
         suffix = ".png"
+    if photo.mode in ("CMYK", "LAB", "YCbCr", "HSV"):
+        notes.append(f"the photo's {photo.mode} colours are converted: the download is an RGB image")
     if photo.frames > 1:
         notes.append(
             f"{name} has {photo.frames} frames or pages: only the first is inpainted, and the download holds only it"
         )
     return stem, suffix, notes
+
+
+def _is_lossless_webp(photo: Photo) -> bool:
+    """Whether ``photo`` is a lossless WebP (its image chunk is ``VP8L``): its result must be lossless too."""
+    if photo.format != "WEBP":
+        return False
+    with open(photo.path, "rb") as fh:
+        fh.seek(12)  # after "RIFF", the size and "WEBP": the chunks
+        while len(head := fh.read(8)) == 8:
+            kind, size = head[:4], int.from_bytes(head[4:], "little")
+            if kind in (b"VP8L", b"VP8 "):
+                return kind == b"VP8L"
+            fh.seek(size + (size & 1), 1)  # chunks are padded to an even length
+    return False
 
 
 def to_display(rgb: torch.Tensor) -> np.ndarray:
