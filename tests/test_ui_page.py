@@ -201,6 +201,43 @@ def test_hostile_and_careless_requests_get_a_message_and_lose_nothing(server: st
     assert "Model **demo**" in str(client.predict("demo", api_name="/on_model"))  # still serving
 
 
+def test_the_editor_keeps_few_layers_and_decodes_only_small_ones(tmp_path: Path) -> None:
+    """Gradio's editor route kept every client's layers and as many slots as a client's index said."""
+    import gradio as gr
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import DataWithFiles
+
+    from dpinpaint.errors import InvalidInputError
+    from dpinpaint.ui.page import HoleEditor
+
+    with gr.Blocks():
+        editor = HoleEditor(type="numpy", image_mode="RGBA", elem_id="editor")
+    editor.max_pixels = 1000
+    assert editor.get_block_name() == "imageeditor" and editor.get_config()["elem_id"] == "editor"
+
+    def blob(run: str, kind: str, index: Any, payload: bytes = b"x") -> None:
+        editor.accept_blobs(DataWithFiles(data={"id": run, "type": kind, "index": str(index)}, files=[("b", payload)]))
+
+    with pytest.raises(InvalidInputError, match="index must be in 0..3"):
+        blob("a", "layer", 10**12)  # Gradio's own route would allocate 10**12 slots
+    for run in range(40):
+        blob(f"run{run}", "layer", 0)
+        blob(f"run{run}", "background", "null", b"a photo the page does not need")
+    assert list(editor.blob_storage) == [f"run{run}" for run in range(32, 40)]
+    assert all(stored.background is None and len(stored.layers) == 1 for stored in editor.blob_storage.values())
+
+    small, large = io.BytesIO(), io.BytesIO()
+    Image.new("RGBA", (20, 10)).save(small, "PNG")
+    Image.new("RGBA", (40, 30)).save(large, "PNG")
+    blob("small", "layer", 0, small.getvalue())
+    assert editor.preprocess(EditorData(id="small"))["layers"][0].shape == (10, 20, 4)
+    blob("large", "layer", 0, large.getvalue())
+    with pytest.raises(
+        InvalidInputError, match="a painted layer has 1,200 pixels, more than this page's limit of 1,000"
+    ):
+        editor.preprocess(EditorData(id="large"))
+
+
 # -- in the browser ------------------------------------------------------------------------------
 
 

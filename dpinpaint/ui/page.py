@@ -6,6 +6,7 @@ without it raises :class:`~dpinpaint.errors.BackendUnavailableError` saying so.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -14,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailableError, DPInpaintError
+from ..errors import BackendUnavailableError, DPInpaintError, InvalidInputError
 from ..files import IMAGE_EXTENSIONS
 from ..options import METHODS, STRATEGIES, InversionConfig
-from .config import UIConfig
+from .config import DEFAULT_MAX_PIXELS, UIConfig
 from .session import MAX_STEPS, ModelCatalog, Photo, combine_masks, inpaint_photo, mask_from_layers, open_photo
 from .session import options_from_form as form_options
 
@@ -26,6 +27,7 @@ try:
     import gradio as gr
 except ImportError as exc:  # pragma: no cover - exercised where gradio is absent
     raise BackendUnavailableError(f'the web page needs Gradio ({exc}): pip install "dpinpaint[ui]"') from None
+from gradio.components.base import server
 
 __all__ = ["build_page", "serve", "PAGE_TITLE"]
 
@@ -37,6 +39,63 @@ _SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "sans-serif")
 _MONO_FONTS = ("ui-monospace", "monospace")
 #: The brush paints the holes in a colour photos rarely have, half transparent.
 _BRUSH_COLOUR = "#ff00ffb0"
+
+
+#: The editor keeps the painted layers of at most this many runs not yet started, each of at most
+#: this many layers (the page paints one): a client sending more cannot fill the server's memory.
+_MAX_PENDING_RUNS = 8
+_MAX_LAYERS = 4
+
+
+class HoleEditor(gr.ImageEditor):
+    """Gradio's image editor (the browser shows it as such), hardened against clients that are not the page.
+
+    Gradio's editor receives its layers through a route of its own (``accept_blobs``) that keeps
+    them in memory until a run uses them and allocates as many layer slots as the client's index
+    says; this one refuses layer indices past ``_MAX_LAYERS`` and keeps the layers of at most
+    ``_MAX_PENDING_RUNS`` runs (the oldest go). A run decodes only the painted layers (not the
+    background and composite, which the page does not use), each checked from its header to have
+    at most ``max_pixels`` pixels.
+    """
+
+    is_template = True  # the browser draws it with Gradio's imageeditor
+    #: Set after construction (Gradio reads a component's settings from its ``__init__`` signature).
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    @server
+    def accept_blobs(self, data: Any) -> None:
+        kind, index = data.data.get("type"), str(data.data.get("index"))
+        if kind != "layer" or index in ("None", "null", ""):
+            return  # the background and the composite: the page paints over its own copy of the photo
+        if not (index.isdigit() and int(index) < _MAX_LAYERS):
+            raise InvalidInputError(f"a painted layer's index must be in 0..{_MAX_LAYERS - 1}, got {index[:20]!r}")
+        while len(self.blob_storage) >= _MAX_PENDING_RUNS and data.data.get("id") not in self.blob_storage:
+            self.blob_storage.pop(next(iter(self.blob_storage)))
+        super().accept_blobs(data)
+
+    def preprocess(self, payload: Any) -> Any:
+        source = None if payload is None else self.blob_storage.get(payload.id) if payload.id else payload
+        if source is not None:
+            if len(source.layers) > _MAX_LAYERS:
+                raise InvalidInputError(f"at most {_MAX_LAYERS} painted layers, got {len(source.layers)}")
+            for layer in source.layers:
+                if layer is not None:
+                    _check_layer(layer, self.max_pixels)
+            source.background = source.composite = None
+        return super().preprocess(payload)
+
+
+def _check_layer(layer: Any, max_pixels: int) -> None:
+    """Refuse a painted layer (a file or its bytes) of more than ``max_pixels`` pixels, from its header."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(layer) if isinstance(layer, bytes) else layer.path) as im:
+            pixels = im.width * im.height
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInputError(f"a painted layer is not an image the page can read ({type(exc).__name__})") from None
+    if pixels > max_pixels:
+        raise InvalidInputError(f"a painted layer has {pixels:,} pixels, more than this page's limit of {max_pixels:,}")
 
 
 def _message(exc: BaseException) -> str:
@@ -82,7 +141,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
                 photo = gr.File(
                     label="Photo", file_types=sorted(IMAGE_EXTENSIONS), type="filepath", elem_id="photo", height=120
                 )
-                editor = gr.ImageEditor(
+                editor = HoleEditor(
                     label="Paint the holes",
                     sources=[],
                     type="numpy",
@@ -95,6 +154,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
                     elem_id="editor",
                     height=560,
                 )
+                editor.max_pixels = config.max_pixels
                 mask_file = gr.File(
                     label="Mask (optional; white = fill)",
                     file_types=sorted(IMAGE_EXTENSIONS),
