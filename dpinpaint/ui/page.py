@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from ..errors import BackendUnavailableError, DPInpaintError, InvalidInputError
 from ..files import IMAGE_EXTENSIONS
 from ..options import METHODS, STRATEGIES, InversionConfig
-from .config import DEFAULT_MAX_PIXELS, UIConfig
+from .config import UIConfig
 from .session import MAX_STEPS, ModelCatalog, Photo, combine_masks, inpaint_photo, mask_from_layers, open_photo
 from .session import options_from_form as form_options
 
@@ -47,42 +48,47 @@ _MAX_PENDING_RUNS = 8
 _MAX_LAYERS = 4
 
 
-class HoleEditor(gr.ImageEditor):
-    """Gradio's image editor (the browser shows it as such), hardened against clients that are not the page.
+def harden_editor(editor: gr.ImageEditor, max_pixels: int) -> gr.ImageEditor:
+    """Harden Gradio's image editor against clients that are not the page; returns ``editor``.
 
     Gradio's editor receives its layers through a route of its own (``accept_blobs``) that keeps
     them in memory until a run uses them and allocates as many layer slots as the client's index
-    says; this one refuses layer indices past ``_MAX_LAYERS`` and keeps the layers of at most
-    ``_MAX_PENDING_RUNS`` runs (the oldest go). A run decodes only the painted layers (not the
-    background and composite, which the page does not use), each checked from its header to have
-    at most ``max_pixels`` pixels.
+    says; the hardened one refuses layer indices past ``_MAX_LAYERS``, keeps only layers (not the
+    background and composite, which the page does not use) and those of at most
+    ``_MAX_PENDING_RUNS`` runs (the oldest go). A run decodes only the painted layers, each
+    checked from its header to have at most ``max_pixels`` pixels.
+
+    The methods are replaced on the instance: a subclass of a Gradio component makes Gradio write
+    a ``.pyi`` file next to this module when it is imported.
     """
+    editor.max_pixels = max_pixels  # type: ignore[attr-defined]
+    editor.accept_blobs = types.MethodType(_accept_blobs, editor)  # type: ignore[method-assign]
+    editor.preprocess = types.MethodType(_preprocess_layers, editor)  # type: ignore[method-assign]
+    return editor
 
-    is_template = True  # the browser draws it with Gradio's imageeditor
-    #: Set after construction (Gradio reads a component's settings from its ``__init__`` signature).
-    max_pixels: int = DEFAULT_MAX_PIXELS
 
-    @server
-    def accept_blobs(self, data: Any) -> None:
-        kind, index = data.data.get("type"), str(data.data.get("index"))
-        if kind != "layer" or index in ("None", "null", ""):
-            return  # the background and the composite: the page paints over its own copy of the photo
-        if not (index.isdigit() and int(index) < _MAX_LAYERS):
-            raise InvalidInputError(f"a painted layer's index must be in 0..{_MAX_LAYERS - 1}, got {index[:20]!r}")
-        while len(self.blob_storage) >= _MAX_PENDING_RUNS and data.data.get("id") not in self.blob_storage:
-            self.blob_storage.pop(next(iter(self.blob_storage)))
-        super().accept_blobs(data)
+@server
+def _accept_blobs(self: gr.ImageEditor, data: Any) -> None:
+    kind, index = data.data.get("type"), str(data.data.get("index"))
+    if kind != "layer" or index in ("None", "null", ""):
+        return  # the background and the composite: the page paints over its own copy of the photo
+    if not (index.isdigit() and int(index) < _MAX_LAYERS):
+        raise InvalidInputError(f"a painted layer's index must be in 0..{_MAX_LAYERS - 1}, got {index[:20]!r}")
+    while len(self.blob_storage) >= _MAX_PENDING_RUNS and data.data.get("id") not in self.blob_storage:
+        self.blob_storage.pop(next(iter(self.blob_storage)))
+    gr.ImageEditor.accept_blobs(self, data)
 
-    def preprocess(self, payload: Any) -> Any:
-        source = None if payload is None else self.blob_storage.get(payload.id) if payload.id else payload
-        if source is not None:
-            if len(source.layers) > _MAX_LAYERS:
-                raise InvalidInputError(f"at most {_MAX_LAYERS} painted layers, got {len(source.layers)}")
-            for layer in source.layers:
-                if layer is not None:
-                    _check_layer(layer, self.max_pixels)
-            source.background = source.composite = None
-        return super().preprocess(payload)
+
+def _preprocess_layers(self: gr.ImageEditor, payload: Any) -> Any:
+    source = None if payload is None else self.blob_storage.get(payload.id) if payload.id else payload
+    if source is not None:
+        if len(source.layers) > _MAX_LAYERS:
+            raise InvalidInputError(f"at most {_MAX_LAYERS} painted layers, got {len(source.layers)}")
+        for layer in source.layers:
+            if layer is not None:
+                _check_layer(layer, self.max_pixels)  # type: ignore[attr-defined]
+        source.background = source.composite = None
+    return gr.ImageEditor.preprocess(self, payload)
 
 
 def _check_layer(layer: Any, max_pixels: int) -> None:
@@ -141,7 +147,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
                 photo = gr.File(
                     label="Photo", file_types=sorted(IMAGE_EXTENSIONS), type="filepath", elem_id="photo", height=120
                 )
-                editor = HoleEditor(
+                editor = gr.ImageEditor(
                     label="Paint the holes",
                     sources=[],
                     type="numpy",
@@ -154,7 +160,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
                     elem_id="editor",
                     height=560,
                 )
-                editor.max_pixels = config.max_pixels
+                harden_editor(editor, config.max_pixels)
                 mask_file = gr.File(
                     label="Mask (optional; white = fill)",
                     file_types=sorted(IMAGE_EXTENSIONS),
