@@ -185,7 +185,8 @@ def test_a_jpeg_comes_back_as_a_jpeg_with_a_note(feedforward: Inpainter, tmp_pat
     result = inpaint_photo(feedforward, open_photo(tmp_path / "photo.jpg"), _stroke(), InpaintOptions(), tmp_path)
     with Image.open(result.download) as im:
         assert im.format == "JPEG" and im.size == (56, 40)
-    assert any("lossy" in note for note in result.notes)
+    assert any("lossy" in note and "open a PNG copy of the photo" in note for note in result.notes)
+    assert not any("--format" in note for note in result.notes)  # a flag of the CLI, not of the page
 
 
 def test_sixteen_bit_colour_stays_sixteen_bit(feedforward: Inpainter, tmp_path: Path) -> None:

@@ -333,6 +333,7 @@ def inpaint_photo(
         notes += [f"written as PNG: {exc}", *save_image(image, target)]
     mask_path = folder / f"{stem}-mask.png"
     save_image(hole.astype(np.uint8) * 255, mask_path)
+    notes = [n.replace("use --format png", "open a PNG copy of the photo") for n in notes]  # the page has no flags
     return UIResult(photo.display, to_display(read_image(image).rgb()), target, mask_path, figure, notes, seconds)
 
 
