@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, UnsafeCheckpointError
-from .file_faults import weights_only_load
+from .file_faults import describe, weights_only_load
 
 __all__ = ["EasyDict", "PersistentObject", "TFNetwork", "NVIDIA_PYTORCH_GLOBALS", "NVIDIA_TF_GLOBALS"]
 
@@ -60,9 +60,11 @@ class PersistentObject:
         raise CheckpointError("malformed network pickle: it sets the state of a persistent object")
 
     def _dict(self, key: str) -> dict[str, Any]:
-        value = self.state.get(key) or {}
-        if not isinstance(value, dict):
-            raise CheckpointError(f"malformed persistent object {self.class_name}: {key} is not a dict")
+        value = self.state.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise CheckpointError(f"malformed persistent object {self.class_name}: {key} is not a dict of names")
         return value
 
     @property
@@ -86,7 +88,7 @@ class PersistentObject:
 
     @property
     def init_kwargs(self) -> dict[str, Any]:
-        value = self.state.get("_init_kwargs") or {}
+        value = self.state.get("_init_kwargs")
         return dict(value) if isinstance(value, dict) else {}
 
     def child(self, name: str) -> PersistentObject | None:
@@ -124,12 +126,14 @@ class TFNetwork:
 
     @property
     def static_kwargs(self) -> dict[str, Any]:
-        value = self.state.get("static_kwargs") or {}
+        value = self.state.get("static_kwargs")
         return dict(value) if isinstance(value, dict) else {}
 
     @property
     def components(self) -> dict[str, TFNetwork]:
-        value = self.state.get("components") or {}
+        value = self.state.get("components")
+        if value is None:
+            return {}
         if not isinstance(value, dict):
             raise CheckpointError("malformed TensorFlow network pickle: the components are not a dict")
         return {k: v for k, v in value.items() if isinstance(v, TFNetwork)}
@@ -142,7 +146,9 @@ class TFNetwork:
     def variables(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Every variable of this network and its components: ``{"mapping/Dense0/weight": array, ...}``."""
         out: dict[str, np.ndarray] = {}
-        items = self.state.get("variables") or []
+        items = self.state.get("variables")
+        if items is None:
+            return out
         if not isinstance(items, (list, tuple)):
             raise CheckpointError("malformed TensorFlow network pickle: its variables are not a list")
         for item in items:
@@ -179,9 +185,11 @@ _NUMERIC_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
     if not isinstance(meta, dict):
         raise UnsafeCheckpointError("malformed NVIDIA persistent object: its metadata is not a dict")
-    if meta.get("type") != "class":
-        raise UnsafeCheckpointError(f"unsupported NVIDIA persistent object type {meta.get('type')!r}")
-    state = meta.get("state") or {}
+    kind = meta.get("type")
+    if not isinstance(kind, str) or kind != "class":
+        raise UnsafeCheckpointError(f"unsupported NVIDIA persistent object type {describe(kind)}")
+    state = meta.get("state")
+    state = {} if state is None else state
     class_name, src = meta.get("class_name"), meta.get("module_src", "")
     if not isinstance(class_name, str) or not isinstance(state, dict) or not isinstance(src, str):
         raise UnsafeCheckpointError("malformed NVIDIA persistent object metadata")
