@@ -12,6 +12,7 @@ the package are not hidden by this (see ``test_a_bug_in_the_package_is_not_disgu
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 from pathlib import Path
@@ -391,3 +392,18 @@ def test_a_bug_in_the_package_is_not_disguised_as_a_file_error(
     path = _pickle_path(work, "bug.pkl", originals["nvidia-pytorch"])
     with pytest.raises(TypeError, match="'NoneType' object is not callable"):
         load_stylegan2(path)
+
+
+def test_a_converted_folder_with_a_malformed_config_is_a_checkpoint_error(work: Path) -> None:
+    from dpinpaint.convert import save_stylegan2_checkpoint
+    from dpinpaint.models.stylegan2 import StyleGAN2Generator
+
+    folder = save_stylegan2_checkpoint(work / "folder", StyleGAN2Generator(TINY))
+    config = folder / "config.json"
+    meta = json.loads(config.read_text())
+    config.write_text(json.dumps({**meta, "source": "not a dict"}))
+    _, _, info = load_stylegan2(folder)  # the provenance is informative only: still loads
+    assert info.notes == []
+    config.write_text('{"kind": "stylegan2", "stylegan": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(CheckpointError, match=r"config\.json"):
+        load_stylegan2(folder)
