@@ -187,7 +187,8 @@ def load_stylegan2_checkpoint(
         discriminator = StyleGAN2Discriminator(config)
         load_state_dict_strict(discriminator, disc_state, source=f"{folder / STYLEGAN2_WEIGHTS_NAME} (discriminator)")
         discriminator = discriminator.to(device).eval()
-    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    found = meta.get("source")
+    source: dict[str, Any] = found if isinstance(found, dict) else {}
     notes = source.get("notes")
     info = ConversionInfo(
         format="dpinpaint",
