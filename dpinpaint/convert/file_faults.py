@@ -38,7 +38,11 @@ __all__ = ["MAX_DEPTH", "check_loaded", "describe", "raised_by_the_file", "read_
 #: Deepest nesting a weight file may hold (real files: under 20 levels).
 MAX_DEPTH = 64
 
-_PACKAGE = str(Path(__file__).resolve().parents[1]) + os.sep
+# Frames name their files as the modules were imported (not resolved): compare with both spellings.
+_PACKAGE = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    str(Path(__file__).resolve().parents[1]) + os.sep,
+)
 _UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
@@ -53,7 +57,7 @@ def raised_by_the_file(exc: BaseException) -> bool:
     while tb is not None:
         innermost = tb.tb_frame.f_code.co_filename
         tb = tb.tb_next
-    return innermost is None or not os.path.abspath(innermost).startswith(_PACKAGE)
+    return innermost is None or not os.path.abspath(innermost).startswith(_PACKAGE)  # str.startswith takes a tuple
 
 
 def read_failure(exc: BaseException, source: str) -> CheckpointError:
