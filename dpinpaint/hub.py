@@ -351,7 +351,7 @@ def check_file_metadata(model: str, repo_id: str, filename: str, revision: str |
             return
     url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision)
     try:
-        meta = huggingface_hub.get_hf_file_metadata(url, token=kwargs["token"])
+        meta = huggingface_hub.get_hf_file_metadata(url, token=kwargs["token"], timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except Exception as exc:
         if _is_hub_failure(exc):
             return
