@@ -118,7 +118,14 @@ def _data_line(meta: dict[str, Any]) -> str:
         return f"- data: {meta['data']} ({n} at their own size)"
     if meta.get("long_side"):
         return f"- data: {meta['data']} ({n}, scaled to a long side of {meta['long_side']} px; smaller ones kept)"
-    return f"- data: {meta['data']} ({n}, centre-cropped and resized to {meta['size']}x{meta['size']})"
+    small = meta.get("skipped_smaller_than_size") or []
+    skipped = (
+        f"; {len(small)} skipped as smaller than {meta['size']} px on their short side (never enlarged; "
+        "--long-side native scores them)"
+        if small
+        else ""
+    )
+    return f"- data: {meta['data']} ({n}, centre-cropped and resized to {meta['size']}x{meta['size']}{skipped})"
 
 
 def write_report(

@@ -37,7 +37,7 @@ from .errors import BackendUnavailableError, InvalidInputError
 from .eval_masks import DAMAGE_KINDS, EVAL_MASK_KINDS, damage_mask, group_mask
 from .eval_report import EvalResult, ImageScore, format_table, write_report
 from .files import find_images
-from .image_io import open_image_file, prepare_image  # prepare_image: one implementation, shared with training
+from .image_io import open_image_file, prepare_image, too_small  # one implementation each, shared with training
 from .masks import HOLE_GROUPS, group_label, group_of, hole_ratio, mask_set
 from .metrics import hole_psnr, psnr, relative_l1, ssim
 from .options import InpaintOptions
@@ -73,14 +73,21 @@ def prepare_photo(image: str | os.PathLike[str] | Image.Image, long_side: int | 
 
 
 def load_images(
-    data: str | os.PathLike[str], size: int, num: int | None = None, long_side: LongSide = None
+    data: str | os.PathLike[str],
+    size: int,
+    num: int | None = None,
+    long_side: LongSide = None,
+    skipped: list[str] | None = None,
 ) -> tuple[list[str], list[np.ndarray]]:
     """The first ``num`` readable images of ``data`` (recursive, sorted), prepared with
     :func:`prepare_image` at ``size`` or, given ``long_side``, with :func:`prepare_photo`. In the
-    square protocol, images smaller than ``size`` are skipped with a warning (not enlarged).
+    square protocol, images smaller than ``size`` on their short side are skipped with a warning
+    (never enlarged, as training refuses them: :func:`~dpinpaint.image_io.too_small`); their names
+    are appended to ``skipped`` when given (the report counts them).
 
     Raises:
-        InvalidInputError: the folder does not exist or holds no readable image.
+        InvalidInputError: the folder does not exist or holds no readable image; or every image is
+            smaller than ``size`` (the message names them and the minimum size).
     """
     folder = Path(data)
     if not folder.is_dir():
@@ -88,17 +95,20 @@ def load_images(
     files = [f for f, _ in find_images([folder], recursive=True)]
     names: list[str] = []
     images: list[np.ndarray] = []
+    small: list[str] = []
     for f in files:  # the first ``num`` readable images; unreadable ones are skipped with a warning
         if num is not None and len(images) == num:
             break
         try:
             if long_side is None:
                 im, _ = open_image_file(f)
-                if min(im.size) < size:  # as training refuses them: enlarging would score upsampling blur
+                problem = too_small(f.relative_to(folder).as_posix(), im.width, im.height, size)
+                if problem:  # as training refuses them: enlarging would score upsampling blur
                     logger.warning(
-                        "skipping %s: %dx%d is smaller than the square protocol's %d px (score it at its own "
-                        "size with --long-side native)", f, im.width, im.height, size
-                    )  # fmt: skip
+                        "skipped: %s; the square protocol never enlarges images (score them with --long-side native)",
+                        problem,
+                    )
+                    small.append(f.relative_to(folder).as_posix())
                     continue
                 images.append(prepare_image(im, size))
             else:
@@ -106,6 +116,15 @@ def load_images(
             names.append(f.relative_to(folder).as_posix())
         except (InvalidInputError, OSError) as exc:
             logger.warning("skipping %s: %s", f, exc)
+    if skipped is not None:
+        skipped.extend(small)
+    if not images and small:
+        listed = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        raise InvalidInputError(
+            f"every image in {folder} is smaller than the square protocol's {size} px on its short side "
+            f"({listed}); images are never enlarged for scoring: give a smaller --size, or score them at "
+            "their own size with --long-side native"
+        )
     if not images:
         raise InvalidInputError(f"no readable images in {folder}")
     return names, images
@@ -253,7 +272,8 @@ def evaluate(
         methods[name] = _baseline(name)
     size = size or 256
 
-    names, images = load_images(data, size, num, long_side)
+    skipped: list[str] = []
+    names, images = load_images(data, size, num, long_side, skipped)
     columns_masks, seeded = _mask_plan(masks, groups, images, seed, size if long_side is None else None)
 
     fid_features = None
@@ -314,6 +334,8 @@ def evaluate(
         "options": opts.to_dict() if inp is not None else None,
         "data": str(Path(data)),
         "images": len(images),
+        # images of the square protocol smaller than its size: skipped (never enlarged), as training refuses them
+        "skipped_smaller_than_size": skipped,
         "size": size if long_side is None else None,
         "long_side": long_side,
         "image_sizes": sorted({f"{im.shape[1]}x{im.shape[0]}" for im in images}),

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
 from .errors import (
     CheckpointError,
+    DPInpaintError,
     HubConnectionError,
     InvalidInputError,
     ModelAccessError,
@@ -42,6 +43,7 @@ __all__ = [  # the registry's names too, for code that imports them from here
     "DEADLINE_VARIABLE",
     "bundled_folder",
     "call_with_deadline",
+    "check_file_metadata",
     "check_revision",
     "endpoint_reachable",
     "hub_deadline",
@@ -262,12 +264,16 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
         # five retries (about 30 s of "Retrying in 8s" lines).
         kwargs = {**kwargs, "local_files_only": True}
     deadline = hub_deadline()
+
+    def fetch() -> str:
+        if not (offline or kwargs["local_files_only"]):
+            check_file_metadata(model, repo_id, filename, revision, kwargs)
+        return str(huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, **kwargs))
+
     try:
-        return str(
-            call_with_deadline(
-                lambda: huggingface_hub.hf_hub_download(repo_id, filename, revision=revision, **kwargs), deadline
-            )
-        )
+        return call_with_deadline(fetch, deadline)
+    except DPInpaintError:  # check_file_metadata's refusal
+        raise
     except TimeoutError as exc:
         raise HubConnectionError(
             f"model {model!r}: fetching {filename} of {where} did not finish within {deadline:g} s (a server that "
@@ -309,12 +315,55 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
     except hf_errors.OfflineModeIsEnabled as exc:
         raise ModelNotCachedError(f"model {model!r}: offline mode is on and {where} is not cached: {exc}") from exc
     except Exception as exc:
-        if not isinstance(exc, hf_errors.HfHubHTTPError | OSError) and not _is_transport_error(exc):
+        if not _is_hub_failure(exc):
             raise
         raise HubConnectionError(
             f"model {model!r}: downloading {filename} of {where} failed ({type(exc).__name__}: {exc}); "
             "the partial download was discarded: try again, or check the network / HF_ENDPOINT"
         ) from exc
+
+
+#: What an ETag (quotes removed) or a commit id from the Hub may look like: huggingface_hub names the
+#: cached blob after the ETag and the snapshot folder after the commit, so anything else could name a
+#: path outside the cache ("../../../x").
+_SAFE_HUB_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def check_file_metadata(model: str, repo_id: str, filename: str, revision: str | None, kwargs: dict[str, Any]) -> None:
+    """Refuse a Hub answer whose ETag or commit id is not a plain token, before huggingface_hub writes anything.
+
+    One HEAD request (the one ``hf_hub_download`` makes too); none when ``revision`` is a commit id
+    whose file is already cached (``hf_hub_download`` then makes none either). A request that fails is
+    left to ``hf_hub_download``, which repeats it and reports (or falls back to the cache) as usual.
+
+    Raises:
+        HubConnectionError: the ETag or commit id holds ``/``, ``\\``, ``..``, a NUL or other
+            characters, or is longer than 128 characters; names the endpoint.
+    """
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision) and not kwargs["force_download"]:
+        cached = huggingface_hub.try_to_load_from_cache(
+            repo_id, filename, cache_dir=kwargs["cache_dir"], revision=revision
+        )
+        if isinstance(cached, str):
+            return
+    url = huggingface_hub.hf_hub_url(repo_id, filename, revision=revision)
+    try:
+        meta = huggingface_hub.get_hf_file_metadata(url, token=kwargs["token"], timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as exc:
+        if _is_hub_failure(exc):
+            return
+        raise
+    for what, value in (("ETag", meta.etag), ("commit id", meta.commit_hash)):
+        if value is not None and (not _SAFE_HUB_TOKEN.fullmatch(value) or ".." in value):
+            raise HubConnectionError(
+                f"model {model!r}: {constants.ENDPOINT} answered for {filename} of {repo_id} with the {what} "
+                f"{value[:140]!r}, which is not a plain hash or name (letters, digits, '.', '_', '-'; no '..'; at "
+                "most 128 characters): refused before anything was written. HF_ENDPOINT may point at a broken or "
+                "hostile server; check it"
+            )
 
 
 #: The environment variable that sets the deadline of each Hub download, in seconds.
@@ -394,6 +443,13 @@ def endpoint_reachable(endpoint: str, timeout: float = 3.0) -> bool:
             return True
     except OSError:  # no route, refused, name not resolved, timed out
         return False
+
+
+def _is_hub_failure(exc: BaseException) -> bool:
+    """An HTTP error answer of the Hub, an OS error or a transport error (not a bug)."""
+    from huggingface_hub import utils as hf_errors
+
+    return isinstance(exc, hf_errors.HfHubHTTPError | OSError) or _is_transport_error(exc)
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -226,7 +226,7 @@ def test_every_torch_load_is_weights_only_and_no_default_unpickler() -> None:
             if owner in ("dill", "marshal", "shelve") or (owner is None and node.func.attr == "_load_from_bytes"):
                 problems.append(f"unsafe loader at {where}")
     assert problems == []
-    assert loads >= 2  # the torch.save container and the tensor storages inside NVIDIA pickles
+    assert loads >= 1  # file_faults.weights_only_load: the torch.save container and the storages in NVIDIA pickles
 
 
 @pytest.mark.parametrize(

@@ -209,16 +209,34 @@ def test_cli_evaluate_long_side_and_mask_kind(setup: Path, tmp_path: Path, capsy
     assert "positive number of pixels or 'native'" in capsys.readouterr().err
 
 
-def test_the_square_protocol_skips_images_smaller_than_its_size(
+def test_the_square_protocol_skips_images_smaller_than_its_size_and_counts_them(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Never enlarged (training refuses such images, by the same check): skipped with a warning, counted in
+    the report; when every image is too small, an error names them and the minimum size."""
     from dpinpaint.evaluate import load_images
 
-    Image.new("RGB", (40, 30), (10, 20, 30)).save(tmp_path / "a_small.png")
-    Image.new("RGB", (80, 70), (40, 50, 60)).save(tmp_path / "b_big.png")
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (40, 30), (10, 20, 30)).save(data / "a_small.png")
+    Image.new("RGB", (80, 70), (40, 50, 60)).save(data / "b_big.png")
     with caplog.at_level("WARNING"):
-        names, images = load_images(tmp_path, 64)
+        names, images = load_images(data, 64)
     assert names == ["b_big.png"] and images[0].shape == (64, 64, 3)
-    assert "a_small.png: 40x30 is smaller than the square protocol's 64 px" in caplog.text
-    names, _ = load_images(tmp_path, 64, long_side="native")  # at their own size both are fine
+    assert "skipped: a_small.png is 40x30, smaller than 64 px on its short side" in caplog.text
+    names, _ = load_images(data, 64, long_side="native")  # at their own size both are fine
     assert names == ["a_small.png", "b_big.png"]
+
+    result = evaluate(tmp_path / "r", data, baselines=["opencv-telea"], size=64, groups=[(0.1, 0.2)],
+                      compute_fid=False, progress=False)  # fmt: skip
+    assert result.meta["images"] == 1 and result.meta["skipped_smaller_than_size"] == ["a_small.png"]
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["meta"]["skipped_smaller_than_size"] == [
+        "a_small.png"
+    ]
+    assert "1 skipped as smaller than 64 px on their short side" in (tmp_path / "r" / "report.md").read_text()
+    with pytest.raises(InvalidInputError, match=r"every image .* smaller than the square protocol's 96 px .*a_small"
+                       r"\.png, b_big\.png.*--long-side native"):  # fmt: skip
+        evaluate(tmp_path / "x", data, baselines=["opencv-telea"], size=96, compute_fid=False, progress=False)
+    native = evaluate(tmp_path / "n", data, baselines=["opencv-telea"], size=96, long_side="native",
+                      groups=[(0.1, 0.2)], compute_fid=False, progress=False)  # fmt: skip
+    assert native.meta["images"] == 2 and native.meta["skipped_smaller_than_size"] == []

@@ -290,6 +290,32 @@ def test_revisions_that_leave_the_cache_are_refused_before_any_request(
     assert not list(tmp_path.parent.rglob("refs/*/x"))
 
 
+@pytest.mark.parametrize(
+    ("filename", "headers", "what"),
+    [
+        (CONFIG_NAME, {"ETag": '"../../../x"'}, "ETag"),
+        (WEIGHTS_NAME, {"X-Linked-Etag": '"../../../x"'}, "ETag"),
+        (CONFIG_NAME, {"X-Repo-Commit": "../../../x"}, "commit"),
+        (WEIGHTS_NAME, {"ETag": '"a\\..\\b"', "X-Linked-Etag": '"' + "f" * 129 + '"'}, "ETag"),
+    ],
+    ids=["etag", "linked-etag", "commit", "too-long"],
+)
+def test_a_hub_answer_naming_a_path_outside_the_cache_is_refused_before_anything_is_written(
+    hub: FakeHub, models: dict[str, Path], tmp_path: Path, filename: str, headers: dict[str, str], what: str
+) -> None:
+    """huggingface_hub names the cached blob after the ETag and the snapshot folder after the commit: a
+    hostile HF_ENDPOINT answering "../../../x" made it write the served file outside the cache."""
+    cache = tmp_path / "hf-cache"
+    hub.add_repo(REPO, models["seed1"])
+    hub.override_headers(filename, headers)
+    with pytest.raises(HubConnectionError, match=rf"{hub.endpoint} answered .* {what} .*refused before anything"):
+        Inpainter.from_pretrained(REPO)
+    outside = [p for p in tmp_path.rglob("*") if cache not in p.parents and p != cache]
+    assert outside == []
+    assert not [p for p in cache.rglob("*") if p.is_file() and p.name.startswith(("x", "f" * 64))]
+    assert hub.content_gets(filename) == []  # refused before the file was fetched
+
+
 @pytest.mark.parametrize("model_id", ["a/b--c", "a/b.git", "org/-name", "org/" + "n" * 97, "a/b..c"])
 def test_ids_huggingface_hub_refuses_are_refused_the_same_way(hub: FakeHub, model_id: str) -> None:
     before = len(hub.requests)

@@ -21,6 +21,7 @@ from torch import nn
 from ..checkpoint import load_state_dict_strict
 from ..errors import CheckpointError
 from ..models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from .file_faults import describe
 from .nvidia_pytorch import convert_nvidia_pytorch, is_nvidia_pytorch_pickle
 from .nvidia_tf import convert_nvidia_tf, is_nvidia_tf_pickle
 from .rosinality import convert_rosinality
@@ -63,7 +64,9 @@ def _read_weights(path: Path, with_discriminator: bool) -> tuple[str, ConvertedW
         return "nvidia-pytorch", convert_nvidia_pytorch(data, source, with_discriminator)
     if is_nvidia_tf_pickle(data):
         return "nvidia-tf", convert_nvidia_tf(data, source, with_discriminator)
-    what = f"a dict with keys {sorted(map(str, data))[:10]}" if isinstance(data, dict) else f"a {type(data).__name__}"
+    what = (
+        f"a dict with keys {sorted(map(describe, data))[:10]}" if isinstance(data, dict) else f"a {type(data).__name__}"
+    )
     raise unsupported_format_error(path, f"this pickle holds {what}, not NVIDIA StyleGAN2 networks")
 
 

@@ -37,9 +37,10 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
+from .file_faults import describe
 from .pickle_allowlist import PersistentObject
 from .safe_pickle import unsupported_format_error
-from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter, fold_gain
+from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter, file_number, fold_gain, reshaped
 
 __all__ = ["convert_nvidia_pytorch", "is_nvidia_pytorch_pickle"]
 
@@ -56,7 +57,7 @@ def is_nvidia_pytorch_pickle(data: Any) -> bool:
 def _num(value: Any) -> float | None:
     try:
         return None if value is None else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -74,66 +75,75 @@ class _Converter:
             raise self.fail(f"{where} has no sub-module {name!r}; not a StyleGAN2 network of networks.py")
         return child
 
-    def tensor(self, obj: PersistentObject, name: str, where: str) -> torch.Tensor:
+    def tensor(
+        self, obj: PersistentObject, name: str, where: str, dims: int | tuple[int, ...] | None = None
+    ) -> torch.Tensor:
         value = {**obj.parameters, **obj.buffers}.get(name)
         if value is None:
             raise self.fail(f"{where} has no tensor {name!r}")
-        return as_float_tensor(value, f"{self.source}: {where}.{name}")
+        return as_float_tensor(value, f"{self.source}: {where}.{name}", dims)
+
+    def number(self, value: Any, what: str) -> int:
+        """An integer attribute or init argument of the pickle (``c_dim``, ``resolution``...); None is 0."""
+        return 0 if value is None else int(file_number(value, f"{self.source}: {what}", integer=True))
 
     # -- layers ---------------------------------------------------------------------------
     def dense(self, fc: PersistentObject, where: str, act: str, lr_mul: float = 1.0) -> dict[str, torch.Tensor]:
         """FullyConnectedLayer -> EqualLinear(lr_mul) weight/bias (gains folded if they differ)."""
-        weight = self.tensor(fc, "weight", where)
+        weight = self.tensor(fc, "weight", where, 2)
         out = {"weight": fold_gain(weight, _num(fc.attr("weight_gain")), lr_mul / math.sqrt(weight.shape[1]))}
-        if "bias" in fc.parameters:
-            out["bias"] = fold_gain(self.tensor(fc, "bias", where), _num(fc.attr("bias_gain")), lr_mul)
+        # every dense layer of a StyleGAN2 has a bias (the affines' starts at 1)
+        out["bias"] = fold_gain(self.tensor(fc, "bias", where, 1), _num(fc.attr("bias_gain")), lr_mul)
         found = fc.attr("activation", "linear")
-        if found != act:
-            raise self.fail(f"{where} uses activation {found!r}; StyleGAN2 uses {act!r} there")
+        if not isinstance(found, str) or found != act:
+            raise self.fail(f"{where} uses activation {describe(found)}; StyleGAN2 uses {act!r} there")
         return out
 
-    def conv(self, layer: PersistentObject, where: str, act: str) -> dict[str, torch.Tensor]:
-        """Conv2dLayer -> EqualConv2d weight (+ bias)."""
-        weight = self.tensor(layer, "weight", where)
+    def conv(self, layer: PersistentObject, where: str, act: str, bias: bool = True) -> dict[str, torch.Tensor]:
+        """Conv2dLayer -> EqualConv2d weight (+ bias; a missing one is an error where ``bias``)."""
+        weight = self.tensor(layer, "weight", where, 4)
         fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
         out = {"weight": fold_gain(weight, _num(layer.attr("weight_gain")), 1 / math.sqrt(fan_in))}
-        if "bias" in {**layer.parameters, **layer.buffers}:
-            out["bias"] = self.tensor(layer, "bias", where)
+        if bias or "bias" in {**layer.parameters, **layer.buffers}:
+            out["bias"] = self.tensor(layer, "bias", where, 1)
         self.check_act(layer, where, act)
         return out
 
     def check_act(self, layer: PersistentObject, where: str, expected: str | None) -> None:
         act = layer.attr("activation", "linear")
-        if expected is not None and act != expected:
-            raise self.fail(f"{where} uses activation {act!r}; only StyleGAN2's {expected!r} is supported")
+        if expected is not None and (not isinstance(act, str) or act != expected):
+            raise self.fail(f"{where} uses activation {describe(act)}; only StyleGAN2's {expected!r} is supported")
         if layer.attr("conv_clamp") is not None:
-            note = f"conv_clamp={layer.attr('conv_clamp')} dropped (it only clips activations beyond that bound)"
+            note = (
+                f"conv_clamp={describe(layer.attr('conv_clamp'))} dropped (it only clips activations beyond that bound)"
+            )
             if note not in self.notes:
                 self.notes.append(note)
 
     def styled(self, layer: PersistentObject, where: str, prefix: str, out: dict[str, torch.Tensor]) -> torch.Tensor:
         """SynthesisLayer -> StyledConv keys under ``prefix``; returns the noise buffer ``(1, 1, r, r)``."""
-        weight = self.tensor(layer, "weight", where)
+        weight = self.tensor(layer, "weight", where, 4)
         affine = self.dense(self.need(layer, "affine", where), f"{where}.affine", "linear")
         self.check_act(layer, where, "lrelu")
         out[f"{prefix}.conv.weight"] = weight.unsqueeze(0)
         out[f"{prefix}.conv.modulation.weight"] = affine["weight"]
         out[f"{prefix}.conv.modulation.bias"] = affine["bias"]
-        out[f"{prefix}.activate.bias"] = self.tensor(layer, "bias", where)
-        res = int(layer.attr("resolution", 0)) or None
+        out[f"{prefix}.activate.bias"] = self.tensor(layer, "bias", where, 1)
+        res = self.number(layer.attr("resolution", 0), f"{where}.resolution") or None
         if "noise_strength" in layer.parameters:
-            out[f"{prefix}.noise.weight"] = self.tensor(layer, "noise_strength", where).reshape(1)
-            noise = self.tensor(layer, "noise_const", where)
-            return noise.reshape(1, 1, *noise.shape[-2:])
+            strength = self.tensor(layer, "noise_strength", where)
+            out[f"{prefix}.noise.weight"] = reshaped(strength, (1,), f"{self.source}: {where}.noise_strength")
+            noise = self.tensor(layer, "noise_const", where, 2)
+            return noise.reshape(1, 1, *noise.shape)
         out[f"{prefix}.noise.weight"] = torch.zeros(1)
         note = "use_noise=False: noise strengths set to 0"
         if note not in self.notes:
             self.notes.append(note)
-        side = res or 4
+        side = res if res is not None and 0 < res <= 4096 else 4
         return torch.zeros(1, 1, side, side)
 
     def torgb(self, layer: PersistentObject, where: str, prefix: str, out: dict[str, torch.Tensor]) -> None:
-        weight = self.tensor(layer, "weight", where)
+        weight = self.tensor(layer, "weight", where, 4)
         if weight.shape[0] != 3:
             raise self.fail(f"{where} outputs {weight.shape[0]} channels; only RGB generators are supported")
         affine = self.dense(self.need(layer, "affine", where), f"{where}.affine", "linear")
@@ -143,7 +153,9 @@ class _Converter:
         ).unsqueeze(0)
         out[f"{prefix}.conv.modulation.weight"] = affine["weight"]
         out[f"{prefix}.conv.modulation.bias"] = affine["bias"]
-        out[f"{prefix}.bias"] = self.tensor(layer, "bias", where).reshape(1, 3, 1, 1)
+        out[f"{prefix}.bias"] = reshaped(
+            self.tensor(layer, "bias", where), (1, 3, 1, 1), f"{self.source}: {where}.bias"
+        )
         self.check_act(layer, where, None)
 
     def taps(self, obj: PersistentObject, where: str, found: set[tuple[int, ...]]) -> None:
@@ -155,8 +167,9 @@ class _Converter:
         if G.class_name != "Generator":
             raise self.fail(f"the generator is a {G.class_name!r}, expected networks.py's 'Generator'")
         kwargs = G.init_kwargs
-        if int(kwargs.get("c_dim", 0) or 0) > 0:
-            raise self.fail(f"conditional generators (c_dim={kwargs['c_dim']}) are not supported")
+        c_dim = self.number(kwargs.get("c_dim"), "G c_dim")
+        if c_dim > 0:
+            raise self.fail(f"conditional generators (c_dim={c_dim}) are not supported")
         mapping = self.need(G, "mapping", "G")
         synthesis = self.need(G, "synthesis", "G")
         if synthesis.child("input") is not None or any(re.match(r"L\d+_", n) for n in synthesis.modules):
@@ -179,7 +192,7 @@ class _Converter:
                 out[f"style.{i + 1}.{k}"] = v
         w_avg = as_float_tensor(mapping.buffers["w_avg"], "w_avg") if "w_avg" in mapping.buffers else None
 
-        blocks = sorted((int(m.group(1)), n) for n in synthesis.modules if (m := re.fullmatch(r"b(\d+)", n)))
+        blocks = sorted((int(m.group(1)), n) for n in synthesis.modules if (m := re.fullmatch(r"b(\d{1,5})", n)))
         resolutions = [r for r, _ in blocks]
         if not resolutions or resolutions[0] != 4 or resolutions != [4 * 2**i for i in range(len(resolutions))]:
             raise self.fail(f"G.synthesis has blocks {resolutions}, expected b4, b8, ..., bR")
@@ -190,13 +203,18 @@ class _Converter:
             block = self.need(synthesis, f"b{res}", "G.synthesis")
             where = f"G.synthesis.b{res}"
             arch = block.attr("architecture", "skip")
-            if arch != "skip" or block.child("skip") is not None or block.child("torgb") is None:
+            if (
+                not isinstance(arch, str)
+                or arch != "skip"
+                or block.child("skip") is not None
+                or block.child("torgb") is None
+            ):
                 raise self.fail(
-                    f"{where} uses the {arch!r} architecture; only StyleGAN2's 'skip' generator (configs E/F) is supported"
+                    f"{where} uses the {describe(arch)} architecture; only StyleGAN2's 'skip' generator (configs E/F) is supported"
                 )
             self.taps(block, where, taps)
             if res == 4:
-                const = self.tensor(block, "const", where)
+                const = self.tensor(block, "const", where, 3)
                 out["input.input"] = const.unsqueeze(0)
                 channels.append(int(const.shape[0]))
                 noises.append(self.styled(self.need(block, "conv1", where), f"{where}.conv1", "conv1", out))
@@ -207,14 +225,15 @@ class _Converter:
             noises.append(self.styled(conv0, f"{where}.conv0", f"convs.{2 * (i - 1)}", out))
             noises.append(self.styled(conv1, f"{where}.conv1", f"convs.{2 * i - 1}", out))
             self.torgb(self.need(block, "torgb", where), f"{where}.torgb", f"to_rgbs.{i - 1}", out)
-            channels.append(int(self.tensor(conv1, "weight", f"{where}.conv1").shape[0]))
+            channels.append(int(self.tensor(conv1, "weight", f"{where}.conv1", 4).shape[0]))
         for i, noise in enumerate(noises):
             out[f"noises.noise_{i}"] = noise
         if len(taps) > 1:
             raise self.fail(f"G uses several resampling filters {sorted(taps)}")
-        fp16 = (G.init_kwargs.get("synthesis_kwargs") or {}).get("num_fp16_res")
-        if fp16:
-            self.notes.append(f"num_fp16_res={fp16}: the converted generator runs in float32 throughout")
+        synthesis_kwargs = G.init_kwargs.get("synthesis_kwargs")
+        fp16 = synthesis_kwargs.get("num_fp16_res") if isinstance(synthesis_kwargs, dict) else None
+        if isinstance(fp16, int) and fp16 > 0:
+            self.notes.append(f"num_fp16_res={describe(fp16)}: the converted generator runs in float32 throughout")
         arch = {
             "resolution": resolutions[-1],
             "channels": tuple(channels),
@@ -230,7 +249,7 @@ class _Converter:
         """-> (state, mbstd_group, mbstd_features); raises CheckpointError when D does not fit."""
         if D.class_name != "Discriminator":
             raise self.fail(f"D is a {D.class_name!r}")
-        if D.child("mapping") is not None or int(D.init_kwargs.get("c_dim", 0) or 0) > 0:
+        if D.child("mapping") is not None or self.number(D.init_kwargs.get("c_dim"), "D c_dim") > 0:
             raise self.fail("conditional discriminators are not supported")
         out: dict[str, torch.Tensor] = {}
         top = config.resolution
@@ -240,14 +259,16 @@ class _Converter:
             block = self.need(D, f"b{res}", "D")
             arch = block.attr("architecture", "resnet")
             has_rgb = block.child("fromrgb") is not None
-            if arch != "resnet" or block.child("skip") is None or has_rgb != (res == top):
-                raise self.fail(f"{where} uses the {arch!r} architecture; only StyleGAN2's 'resnet' D is supported")
+            if not isinstance(arch, str) or arch != "resnet" or block.child("skip") is None or has_rgb != (res == top):
+                raise self.fail(
+                    f"{where} uses the {describe(arch)} architecture; only StyleGAN2's 'resnet' D is supported"
+                )
             if res == top:
                 rgb = self.conv(self.need(block, "fromrgb", where), f"{where}.fromrgb", "lrelu")
                 out["convs.0.0.weight"], out["convs.0.1.bias"] = rgb["weight"], rgb["bias"]
             c0 = self.conv(self.need(block, "conv0", where), f"{where}.conv0", "lrelu")
             c1 = self.conv(self.need(block, "conv1", where), f"{where}.conv1", "lrelu")
-            sk = self.conv(self.need(block, "skip", where), f"{where}.skip", "linear")
+            sk = self.conv(self.need(block, "skip", where), f"{where}.skip", "linear", bias=False)
             out[f"convs.{j + 1}.conv1.0.weight"], out[f"convs.{j + 1}.conv1.1.bias"] = c0["weight"], c0["bias"]
             out[f"convs.{j + 1}.conv2.1.weight"], out[f"convs.{j + 1}.conv2.2.bias"] = c1["weight"], c1["bias"]
             out[f"convs.{j + 1}.skip.1.weight"] = sk["weight"]
@@ -260,10 +281,11 @@ class _Converter:
         if mbstd is None:
             raise self.fail("D.b4 has no minibatch-stddev layer; not supported")
         group = mbstd.attr("group_size", mbstd.init_kwargs.get("group_size", 4))
-        features = int(mbstd.attr("num_channels", mbstd.init_kwargs.get("num_channels", 1)))
+        features = self.number(mbstd.attr("num_channels", mbstd.init_kwargs.get("num_channels", 1)), "D mbstd channels")
         if group is None:
             group = WHOLE_BATCH_GROUP
             self.notes.append("D mbstd_group_size=None (whole minibatch)")
+        group = self.number(group, "D mbstd group size")
         conv = self.conv(self.need(b4, "conv", "D.b4"), "D.b4.conv", "lrelu")
         fc = self.dense(self.need(b4, "fc", "D.b4"), "D.b4.fc", "lrelu")
         head = self.dense(self.need(b4, "out", "D.b4"), "D.b4.out", "linear")

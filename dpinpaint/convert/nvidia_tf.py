@@ -32,9 +32,10 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
+from .file_faults import describe
 from .pickle_allowlist import TFNetwork
 from .safe_pickle import unsupported_format_error
-from .weights import ConvertedWeights, as_float_tensor
+from .weights import ConvertedWeights, as_float_tensor, file_number, reshaped
 
 __all__ = ["convert_nvidia_tf", "is_nvidia_tf_pickle"]
 
@@ -58,11 +59,15 @@ class _Vars:
         except KeyError:
             raise CheckpointError(f"{self.source}: {self.what} has no variable {name!r}") from None
 
-    def t(self, name: str) -> torch.Tensor:
-        return as_float_tensor(self.get(name), f"{self.source}: {self.what}/{name}")
+    def t(self, name: str, dims: int | tuple[int, ...] | None = None) -> torch.Tensor:
+        return as_float_tensor(self.get(name), f"{self.source}: {self.what}/{name}", dims)
+
+    def fit(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """Variable ``name`` reshaped to ``shape`` (CheckpointError when it holds another number of values)."""
+        return reshaped(self.t(name), shape, f"{self.source}: {self.what}/{name}")
 
     def dense(self, name: str) -> dict[str, torch.Tensor]:
-        w, b = self.t(f"{name}/weight"), self.t(f"{name}/bias")
+        w, b = self.t(f"{name}/weight", 2), self.t(f"{name}/bias", 1)
         return {"weight": w.t().contiguous(), "bias": b}
 
     def conv(self, name: str, flip: bool = False) -> torch.Tensor:
@@ -76,17 +81,17 @@ class _Vars:
 
 def _modconv(v: _Vars, name: str, prefix: str, out: dict[str, torch.Tensor], flip: bool = False) -> None:
     out[f"{prefix}.conv.weight"] = v.conv(name, flip=flip).unsqueeze(0)
-    out[f"{prefix}.conv.modulation.weight"] = v.t(f"{name}/mod_weight").t().contiguous()
+    out[f"{prefix}.conv.modulation.weight"] = v.t(f"{name}/mod_weight", 2).t().contiguous()
     out[f"{prefix}.conv.modulation.bias"] = v.t(f"{name}/mod_bias") + 1
-    out[f"{prefix}.noise.weight"] = v.t(f"{name}/noise_strength").reshape(1)
+    out[f"{prefix}.noise.weight"] = v.fit(f"{name}/noise_strength", (1,))
     out[f"{prefix}.activate.bias"] = v.t(f"{name}/bias")
 
 
 def _torgb(v: _Vars, name: str, prefix: str, out: dict[str, torch.Tensor]) -> None:
     out[f"{prefix}.conv.weight"] = v.conv(name).unsqueeze(0)
-    out[f"{prefix}.conv.modulation.weight"] = v.t(f"{name}/mod_weight").t().contiguous()
+    out[f"{prefix}.conv.modulation.weight"] = v.t(f"{name}/mod_weight", 2).t().contiguous()
     out[f"{prefix}.conv.modulation.bias"] = v.t(f"{name}/mod_bias") + 1
-    out[f"{prefix}.bias"] = v.t(f"{name}/bias").reshape(1, 3, 1, 1)
+    out[f"{prefix}.bias"] = v.fit(f"{name}/bias", (1, 3, 1, 1))
 
 
 def _kwargs(net: TFNetwork) -> dict[str, Any]:
@@ -95,6 +100,18 @@ def _kwargs(net: TFNetwork) -> dict[str, Any]:
         merged.update(comp.static_kwargs)
     merged.update(net.static_kwargs)
     return merged
+
+
+def _text(kw: dict[str, Any], name: str, default: str) -> str | None:
+    """Static kwarg ``name`` if it is a string (``default`` when absent), else None."""
+    value = kw.get(name, default)
+    return value if isinstance(value, str) else None
+
+
+def _integer(kw: dict[str, Any], name: str, default: int, source: str) -> int:
+    """Static kwarg ``name`` as an integer (``default`` when absent or None)."""
+    value = kw.get(name)
+    return default if value is None else int(file_number(value, f"{source}: static kwarg {name}", integer=True))
 
 
 def _generator(
@@ -108,15 +125,15 @@ def _generator(
     func = synthesis.build_func_name
     if func and func != "G_synthesis_stylegan2":
         raise CheckpointError(f"{source}: synthesis network {func!r} is not StyleGAN2's G_synthesis_stylegan2")
-    if kw.get("architecture", "skip") != "skip":
+    if _text(kw, "architecture", "skip") != "skip":
         raise CheckpointError(
-            f"{source}: generator architecture {kw['architecture']!r}; only 'skip' (configs E/F) is supported"
+            f"{source}: generator architecture {describe(kw['architecture'])}; only 'skip' (configs E/F) is supported"
         )
-    if int(kw.get("label_size", 0) or 0) > 0:
+    if _integer(kw, "label_size", 0, source) > 0:
         raise CheckpointError(f"{source}: conditional generators (label_size={kw['label_size']}) are not supported")
     for name in ("nonlinearity", "mapping_nonlinearity"):
-        if kw.get(name, "lrelu") != "lrelu":
-            raise CheckpointError(f"{source}: {name}={kw[name]!r}; only StyleGAN2's 'lrelu' is supported")
+        if _text(kw, name, "lrelu") != "lrelu":
+            raise CheckpointError(f"{source}: {name}={describe(kw[name])}; only StyleGAN2's 'lrelu' is supported")
     v = _Vars(net, source, net.name)
     out: dict[str, torch.Tensor] = {}
     n_mlp = 0
@@ -127,7 +144,7 @@ def _generator(
     for i in range(n_mlp):
         for k, t in v.dense(f"mapping/Dense{i}").items():
             out[f"style.{i + 1}.{k}"] = t
-    const = v.t("synthesis/4x4/Const/const")
+    const = v.t("synthesis/4x4/Const/const", 4)
     out["input.input"] = const.reshape(1, *const.shape[-3:])
     _modconv(v, "synthesis/4x4/Conv", "conv1", out)
     _torgb(v, "synthesis/4x4/ToRGB", "to_rgb1", out)
@@ -144,14 +161,17 @@ def _generator(
         _torgb(v, f"{scope}/ToRGB", f"to_rgbs.{i}", out)
         channels.append(int(out[f"convs.{2 * i + 1}.conv.weight"].shape[1]))
     for i in range(2 * len(resolutions) - 1):
-        noise = v.t(f"synthesis/noise{i}")
-        out[f"noises.noise_{i}"] = noise.reshape(1, 1, *noise.shape[-2:])
+        noise = v.t(f"synthesis/noise{i}", 4)
+        out[f"noises.noise_{i}"] = v.fit(f"synthesis/noise{i}", (1, 1, *noise.shape[-2:]))
     resolution = resolutions[-1]
-    if "resolution" in kw and int(kw["resolution"]) != resolution:
+    if "resolution" in kw and _integer(kw, "resolution", resolution, source) != resolution:
         raise CheckpointError(
             f"{source}: static kwarg resolution={kw['resolution']} but the variables stop at {resolution}"
         )
-    taps = tuple(int(t) for t in kw.get("resample_kernel", (1, 3, 3, 1)) or (1, 3, 3, 1))
+    kernel = kw.get("resample_kernel")
+    if kernel is not None and not (isinstance(kernel, (list, tuple)) and 0 < len(kernel) <= 16):
+        raise CheckpointError(f"{source}: static kwarg resample_kernel is {describe(kernel)}, not a list of taps")
+    taps = tuple(file_number(t, f"{source}: resample_kernel", integer=True) for t in kernel or (1, 3, 3, 1))
     w_avg = v.t("dlatent_avg").reshape(-1)
     if kw.get("randomize_noise") is not None:
         notes.append("static kwarg randomize_noise ignored (choose noise_mode when sampling)")
@@ -161,7 +181,7 @@ def _generator(
         "z_dim": int(out["style.1.weight"].shape[1]),
         "w_dim": int(out[f"style.{n_mlp}.weight"].shape[0]),
         "n_mlp": n_mlp,
-        "lr_mlp": float(kw.get("mapping_lrmul", 0.01)),
+        "lr_mlp": float(file_number(kw.get("mapping_lrmul", 0.01), f"{source}: mapping_lrmul")),
         "blur_kernel": taps,
     }
     return out, w_avg, arch
@@ -169,12 +189,12 @@ def _generator(
 
 def _discriminator(net: TFNetwork, config: StyleGAN2Config, source: str) -> tuple[dict[str, torch.Tensor], int, int]:
     kw = _kwargs(net)
-    if kw.get("architecture", "resnet") != "resnet":
-        raise CheckpointError(f"D architecture {kw['architecture']!r}; only 'resnet' is supported")
-    if int(kw.get("label_size", 0) or 0) > 0:
+    if _text(kw, "architecture", "resnet") != "resnet":
+        raise CheckpointError(f"D architecture {describe(kw['architecture'])}; only 'resnet' is supported")
+    if _integer(kw, "label_size", 0, source) > 0:
         raise CheckpointError(f"conditional discriminators (label_size={kw['label_size']}) are not supported")
-    group = int(kw.get("mbstd_group_size", 4))
-    features = int(kw.get("mbstd_num_features", 1))
+    group = _integer(kw, "mbstd_group_size", 4, source)
+    features = _integer(kw, "mbstd_num_features", 1, source)
     if group <= 1:
         raise CheckpointError("D without minibatch-stddev (mbstd_group_size <= 1) is not supported")
     v = _Vars(net, source, net.name)

@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import io
-import pickle
+import inspect
 import re
-import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, UnsafeCheckpointError
+from .file_faults import describe, weights_only_load
 
 __all__ = ["EasyDict", "PersistentObject", "TFNetwork", "NVIDIA_PYTORCH_GLOBALS", "NVIDIA_TF_GLOBALS"]
 
@@ -56,10 +55,16 @@ class PersistentObject:
         self.version = version
         self.state = state
 
+    def __setstate__(self, state: Any) -> None:
+        # NVIDIA's persistence pickles these by one call, never with a state to set afterwards.
+        raise CheckpointError("malformed network pickle: it sets the state of a persistent object")
+
     def _dict(self, key: str) -> dict[str, Any]:
-        value = self.state.get(key) or {}
-        if not isinstance(value, dict):
-            raise CheckpointError(f"malformed persistent object {self.class_name}: {key} is not a dict")
+        value = self.state.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise CheckpointError(f"malformed persistent object {self.class_name}: {key} is not a dict of names")
         return value
 
     @property
@@ -83,7 +88,7 @@ class PersistentObject:
 
     @property
     def init_kwargs(self) -> dict[str, Any]:
-        value = self.state.get("_init_kwargs") or {}
+        value = self.state.get("_init_kwargs")
         return dict(value) if isinstance(value, dict) else {}
 
     def child(self, name: str) -> PersistentObject | None:
@@ -116,27 +121,43 @@ class TFNetwork:
 
     @property
     def name(self) -> str:
-        return str(self.state.get("name", "?"))
+        name = self.state.get("name")
+        return name if isinstance(name, str) else "?"
 
     @property
     def static_kwargs(self) -> dict[str, Any]:
-        value = self.state.get("static_kwargs") or {}
+        value = self.state.get("static_kwargs")
         return dict(value) if isinstance(value, dict) else {}
 
     @property
     def components(self) -> dict[str, TFNetwork]:
-        value = self.state.get("components") or {}
-        return {k: v for k, v in dict(value).items() if isinstance(v, TFNetwork)}
+        value = self.state.get("components")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise CheckpointError("malformed TensorFlow network pickle: the components are not a dict")
+        return {k: v for k, v in value.items() if isinstance(v, TFNetwork)}
 
     @property
     def build_func_name(self) -> str:
-        return str(self.state.get("build_func_name", ""))
+        name = self.state.get("build_func_name")
+        return name if isinstance(name, str) else ""
 
     def variables(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Every variable of this network and its components: ``{"mapping/Dense0/weight": array, ...}``."""
         out: dict[str, np.ndarray] = {}
-        for item in self.state.get("variables") or []:
-            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+        items = self.state.get("variables")
+        if items is None:
+            return out
+        if not isinstance(items, (list, tuple)):
+            raise CheckpointError("malformed TensorFlow network pickle: its variables are not a list")
+        for item in items:
+            if not (
+                isinstance(item, tuple)
+                and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], (np.ndarray, np.generic, float, int))
+            ):
                 raise CheckpointError("malformed TensorFlow network pickle: a variable is not a (name, array) pair")
             out[prefix + item[0]] = np.asarray(item[1])
         for name, comp in self.components.items():
@@ -164,24 +185,24 @@ _NUMERIC_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))$")
 def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
     if not isinstance(meta, dict):
         raise UnsafeCheckpointError("malformed NVIDIA persistent object: its metadata is not a dict")
-    if meta.get("type") != "class":
-        raise UnsafeCheckpointError(f"unsupported NVIDIA persistent object type {meta.get('type')!r}")
-    state = meta.get("state") or {}
+    kind = meta.get("type")
+    if not isinstance(kind, str) or kind != "class":
+        raise UnsafeCheckpointError(f"unsupported NVIDIA persistent object type {describe(kind)}")
+    state = meta.get("state")
+    state = {} if state is None else state
     class_name, src = meta.get("class_name"), meta.get("module_src", "")
     if not isinstance(class_name, str) or not isinstance(state, dict) or not isinstance(src, str):
         raise UnsafeCheckpointError("malformed NVIDIA persistent object metadata")
-    return PersistentObject(class_name, src, int(meta.get("version", 0)), state)
+    version = meta.get("version", 0)
+    if not isinstance(version, int):
+        raise UnsafeCheckpointError("malformed NVIDIA persistent object metadata (version)")
+    return PersistentObject(class_name, src, version, state)
 
 
 def _load_storage_from_bytes(data: Any) -> Any:
     if not isinstance(data, (bytes, bytearray)):
         raise UnsafeCheckpointError("malformed tensor storage in the pickle (not bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise UnsafeCheckpointError(f"refused a tensor storage inside the pickle: {str(exc)[:200]}") from None
+    storage = weights_only_load(bytes(data), "a tensor storage in the pickle", "a tensor storage inside the pickle")
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise UnsafeCheckpointError(f"a tensor storage in the pickle holds a {type(storage).__name__}")
     return storage
@@ -203,7 +224,7 @@ def _rebuild_tensor(
     size_t, stride_t = _int_tuple(size, "size"), _int_tuple(stride, "stride")
     try:
         return torch.empty((0,), dtype=dtype).set_(untyped, offset, size_t, stride_t)
-    except RuntimeError as exc:
+    except (RuntimeError, OverflowError, ValueError) as exc:
         raise CheckpointError(
             f"a tensor in the pickle does not fit its storage ({exc}); the file is corrupted"
         ) from exc
@@ -218,6 +239,10 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, hooks: Any = None,
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
     if func not in (_rebuild_tensor, _rebuild_parameter) or new_type is not _TensorType or not isinstance(args, tuple):
         raise UnsafeCheckpointError("malformed tensor subclass reconstruction in the pickle")
+    try:
+        inspect.signature(func).bind(*args)
+    except TypeError:
+        raise CheckpointError(f"malformed tensor in the pickle: {len(args)} arguments to rebuild it") from None
     return func(*args)  # type: ignore[no-any-return]
 
 
@@ -238,23 +263,39 @@ def _np_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
 def _np_scalar(dtype: Any, data: Any = None) -> Any:
     if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
         raise UnsafeCheckpointError("refused numpy scalar in the pickle")
+    if len(data) != dtype.itemsize:
+        raise CheckpointError(f"malformed numpy scalar in the pickle: {len(data)} bytes for a {dtype}")
     return np.frombuffer(bytes(data), dtype=dtype)[0]
 
 
 def _np_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndarray:
     if not isinstance(dtype, np.dtype) or dtype.hasobject or order not in ("C", "F"):
         raise UnsafeCheckpointError("refused numpy buffer in the pickle")
-    return np.frombuffer(bytes(buf), dtype=dtype).reshape(_int_tuple(shape, "shape"), order=order).copy()
+    if not isinstance(buf, (bytes, bytearray)):
+        raise UnsafeCheckpointError("refused numpy buffer in the pickle (not bytes)")
+    dims = _int_tuple(shape, "shape")
+    count = 1
+    for d in dims:
+        count *= d
+    if any(d < 0 for d in dims) or count * dtype.itemsize != len(buf):
+        raise CheckpointError(
+            f"malformed numpy array in the pickle: {len(buf)} bytes for a {dtype} array of shape {dims}"
+        )
+    return np.frombuffer(bytes(buf), dtype=dtype).reshape(dims, order=order).copy()
 
 
 def _codecs_encode(text: Any, encoding: Any = "latin1") -> bytes:
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
         raise UnsafeCheckpointError("refused _codecs.encode call in the pickle")
+    if any(ord(c) > 255 for c in text):
+        raise CheckpointError("malformed byte string in the pickle (a character beyond latin-1)")
     return text.encode("latin1")
 
 
 def _bytearray(data: Any = b"", *rest: Any) -> bytearray:
-    if not isinstance(data, (bytes, bytearray, list)):
+    if not isinstance(data, (bytes, bytearray, list)) or (
+        isinstance(data, list) and not all(isinstance(v, int) and 0 <= v < 256 for v in data)
+    ):
         raise UnsafeCheckpointError("refused bytearray construction in the pickle")
     return bytearray(data)
 
@@ -262,6 +303,8 @@ def _bytearray(data: Any = b"", *rest: Any) -> bytearray:
 def _copyreg_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     if cls not in (EasyDict, TFNetwork) or base not in (object, dict):
         raise UnsafeCheckpointError("refused copyreg._reconstructor call in the pickle")
+    if state is not None and not (base is dict and isinstance(state, dict)):
+        raise CheckpointError("malformed object reconstruction in the pickle")
     obj = dict.__new__(cls) if base is dict else object.__new__(cls)
     if base is dict and state:
         dict.update(obj, state)

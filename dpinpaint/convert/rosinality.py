@@ -21,8 +21,9 @@ import torch
 
 from ..config import StyleGAN2Config
 from ..errors import CheckpointError, ConfigError
+from .file_faults import describe
 from .safe_pickle import unsupported_format_error
-from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter
+from .weights import ConvertedWeights, as_float_tensor, blur_taps_from_filter, file_number
 
 __all__ = ["convert_rosinality", "infer_rosinality_config"]
 
@@ -70,18 +71,24 @@ def infer_rosinality_config(
         n_mlp += 1
     if n_mlp == 0:
         raise CheckpointError(f"{source}: no mapping layers (style.1.weight) in the generator state")
-    w_dim, z_dim = g_state["style.1.weight"].shape
+
+    def shape(state: dict[str, torch.Tensor], key: str, dims: int) -> tuple[int, ...]:
+        return tuple(as_float_tensor(state[key], f"{source}: {key}", dims).shape)
+
+    w_dim, z_dim = shape(g_state, "style.1.weight", 2)
     n_up = len({m.group(1) for k in g_state if (m := re.match(r"to_rgbs\.(\d+)\.", k))})
+    if n_up > 10:
+        raise CheckpointError(f"{source}: the generator has {n_up} to_rgbs layers; StyleGAN2s have at most 10")
     resolution = 4 * 2**n_up
-    channels = [int(g_state["input.input"].shape[1])]
+    channels = [shape(g_state, "input.input", 4)[1]]
     for i in range(n_up):
         key = f"convs.{2 * i}.conv.weight"
         if key not in g_state:
             raise CheckpointError(f"{source}: generator state has to_rgbs.{i} but no {key}")
-        channels.append(int(g_state[key].shape[1]))
+        channels.append(shape(g_state, key, 5)[1])
     mbstd_features = 1
     if d_state is not None and "final_conv.0.weight" in d_state:
-        mbstd_features = int(d_state["final_conv.0.weight"].shape[1]) - channels[0]
+        mbstd_features = shape(d_state, "final_conv.0.weight", 4)[1] - channels[0]
     try:
         return StyleGAN2Config(
             resolution=resolution,
@@ -116,7 +123,7 @@ def convert_rosinality(obj: Any, source: str) -> ConvertedWeights:
     elif _is_generator_state(obj):
         network, g_raw = "state dict", obj
     else:
-        keys = sorted(map(str, obj))[:10] if isinstance(obj, dict) else type(obj).__name__
+        keys = sorted(map(describe, obj))[:10] if isinstance(obj, dict) else type(obj).__name__
         raise unsupported_format_error(
             source, f"this torch.save file holds no StyleGAN2 generator in rosinality's layout (found {keys})"
         )
@@ -138,7 +145,7 @@ def convert_rosinality(obj: Any, source: str) -> ConvertedWeights:
     args = obj.get("args") if isinstance(obj, dict) else None
     lr_mlp = 0.01
     if isinstance(args, argparse.Namespace) and isinstance(getattr(args, "lr_mlp", None), (int, float)):
-        lr_mlp = float(args.lr_mlp)
+        lr_mlp = float(file_number(args.lr_mlp, f"{source}: args.lr_mlp"))
     config = infer_rosinality_config(g_state, d_state, lr_mlp=lr_mlp, blur_kernel=taps, source=source)
 
     w_avg, w_avg_source = None, "estimated from 10000 samples"

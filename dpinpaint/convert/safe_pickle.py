@@ -30,7 +30,6 @@ import argparse
 import logging
 import os
 import pickle
-import re
 import types
 import warnings
 import zipfile
@@ -38,9 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-
-from ..errors import CheckpointError, UnsafeCheckpointError, UnsupportedFormatError
+from ..errors import CheckpointError, DPInpaintError, UnsafeCheckpointError, UnsupportedFormatError
+from .file_faults import check_loaded, raised_by_the_file, read_failure, weights_only_load
 from .pickle_allowlist import NVIDIA_PYTORCH_GLOBALS, NVIDIA_TF_GLOBALS, EasyDict, PersistentObject, TFNetwork
 
 __all__ = [
@@ -53,6 +51,7 @@ __all__ = [
     "RestrictedUnpickler",
     "detect_container",
     "load_pickle",
+    "check_tensor_extents",
     "load_torch_file",
     "unsupported_format_error",
 ]
@@ -105,7 +104,9 @@ def detect_container(path: str | os.PathLike[str]) -> str:
         try:
             with zipfile.ZipFile(p) as zf:
                 names = zf.namelist()
-        except zipfile.BadZipFile as exc:
+        except Exception as exc:  # BadZipFile, and what zipfile's parsing raises on other damage
+            if not raised_by_the_file(exc):
+                raise
             raise CheckpointError(
                 f"{p} is a damaged or truncated zip file ({exc}): if it is a torch.save checkpoint, download it again"
             ) from exc
@@ -126,37 +127,19 @@ def detect_container(path: str | os.PathLike[str]) -> str:
 # --------------------------------------------------------------------------------------------
 # torch.save files
 # --------------------------------------------------------------------------------------------
-_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-
-
 def load_torch_file(path: str | os.PathLike[str]) -> Any:
     """``torch.load(path, weights_only=True)`` on CPU, allowing ``argparse.Namespace`` for this call only.
+
+    What it yields is checked by :func:`~.file_faults.check_loaded` (dense tensors within their
+    storages, bounded nesting) before any converter sees it.
 
     Raises:
         UnsafeCheckpointError: the pickle refers to a global outside torch's weights-only
             allow-list plus ``argparse.Namespace`` (nothing was executed).
-        CheckpointError: the file is truncated or corrupted.
+        CheckpointError: the file is truncated, corrupted or holds what no weights file holds.
     """
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        match = _UNSUPPORTED_GLOBAL.search(text)
-        if match or "Weights only load failed" in text:
-            what = f"'{match.group(1)}'" if match else "a global outside the allow-list"
-            raise UnsafeCheckpointError(
-                f"{path}: refused to load: the torch.save pickle refers to {what}, which a weights file never "
-                "needs (allowed: tensors, storages, containers, argparse.Namespace). Nothing from the file was "
-                "executed. Re-export the weights as a plain state dict if the file is yours."
-            ) from None
-        raise CheckpointError(f"{path} is truncated or corrupted ({exc}); download it again") from exc
-    except (EOFError, RuntimeError, ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted and cannot be read ({exc}); download it again"
-        ) from exc
-    return check_tensor_extents(loaded, str(path))
+    loaded = weights_only_load(path, str(path), "the torch.save pickle", allow=(argparse.Namespace,))
+    return check_loaded(loaded, str(path))
 
 
 #: The pure-Python unpickler, whose opcodes can be hooked one by one (typeshed calls it the C one).
@@ -216,33 +199,8 @@ class RestrictedUnpickler(_PythonUnpickler):
         raise UnsafeCheckpointError(f"{self._source}: refused to load: unexpected persistent id in the pickle")
 
 
-def check_tensor_extents(obj: Any, source: str, depth: int = 0) -> Any:
-    """``obj`` unchanged if none of the tensors in it (nested in dicts, lists, tuples and objects'
-    ``__dict__``) addresses more elements than its storage holds; else :class:`CheckpointError`.
-
-    A weights file never stores expanded (stride-0) or overlapping views: such a tensor is a few
-    bytes in the file and gigabytes once copied (an 87 KB file held a 40000x40000 one).
-    """
-    if depth > 64:
-        return obj
-    if isinstance(obj, torch.Tensor):
-        held = obj.untyped_storage().nbytes() // max(1, obj.element_size())
-        if obj.numel() > held:
-            raise CheckpointError(
-                f"{source}: a tensor of shape {tuple(obj.shape)} ({obj.numel():,} elements) is an expanded view of "
-                f"{held:,} stored elements; a weights file never holds one (the file is corrupted or hostile)"
-            )
-        return obj
-    children: Any = ()
-    if isinstance(obj, dict):
-        children = obj.values()
-    elif isinstance(obj, list | tuple):
-        children = obj
-    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-        children = vars(obj).values()
-    for child in children:
-        check_tensor_extents(child, source, depth + 1)
-    return obj
+#: Kept under its former name: :func:`~.file_faults.check_loaded` checks every tensor (and more).
+check_tensor_extents = check_loaded
 
 
 def load_pickle(path: str | os.PathLike[str], allowed: dict[tuple[str, str], Any] | None = None) -> Any:
@@ -258,14 +216,14 @@ def load_pickle(path: str | os.PathLike[str], allowed: dict[tuple[str, str], Any
     try:
         with open(path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return check_tensor_extents(RestrictedUnpickler(fh, allowed, source).load(), source)
-    except (UnsafeCheckpointError, CheckpointError):
+            loaded = RestrictedUnpickler(fh, allowed, source).load()
+    except DPInpaintError:
         raise
-    except EOFError as exc:
-        raise CheckpointError(f"{path} is truncated (the pickle ends early); download it again") from exc
-    except (pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupted ({type(exc).__name__}: {exc}); download it again"
-        ) from exc
-    except MemoryError as exc:
-        raise CheckpointError(f"{path} is corrupted (unpickling ran out of memory)") from exc
+    except Exception as exc:
+        # The unpickler's own failures (a GET of a missing memo key, an opcode on an empty stack or
+        # on values of the wrong type, a truncated stream) are the file's; what this package's
+        # allow-list functions raise other than a DPInpaintError is a bug and shows as it is.
+        if not raised_by_the_file(exc):
+            raise
+        raise read_failure(exc, source) from exc
+    return check_loaded(loaded, source)

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ..checkpoint import load_state_dict_strict, load_tensors, save_tensors
-from ..config import StyleGAN2Config
+from ..config import StyleGAN2Config, load_json_text
 from ..errors import CheckpointError, ConfigError
 from ..models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from ..version import __version__
@@ -92,9 +92,10 @@ def is_stylegan2_checkpoint(path: str | os.PathLike[str]) -> bool:
     if not cfg.is_file():
         return False
     try:
-        return json.loads(cfg.read_text(encoding="utf-8")).get("kind") == "stylegan2"
-    except (OSError, ValueError, AttributeError):
+        meta = load_json_text(cfg.read_text(encoding="utf-8"), str(cfg))
+    except (OSError, ValueError):  # ConfigError is a ValueError
         return False
+    return isinstance(meta, dict) and meta.get("kind") == "stylegan2"
 
 
 def save_stylegan2_checkpoint(
@@ -137,11 +138,13 @@ def read_stylegan2_config(folder: str | os.PathLike[str]) -> tuple[StyleGAN2Conf
     """``(config, whole config.json)`` of a converted checkpoint folder."""
     path = Path(folder) / STYLEGAN2_CONFIG_NAME
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = load_json_text(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise CheckpointError(
             f"{folder} is not a StyleGAN2 checkpoint folder: it has no {STYLEGAN2_CONFIG_NAME}"
         ) from None
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{path} is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("kind") != "stylegan2":
@@ -184,7 +187,9 @@ def load_stylegan2_checkpoint(
         discriminator = StyleGAN2Discriminator(config)
         load_state_dict_strict(discriminator, disc_state, source=f"{folder / STYLEGAN2_WEIGHTS_NAME} (discriminator)")
         discriminator = discriminator.to(device).eval()
-    source = dict(meta.get("source") or {})
+    found = meta.get("source")
+    source: dict[str, Any] = found if isinstance(found, dict) else {}
+    notes = source.get("notes")
     info = ConversionInfo(
         format="dpinpaint",
         file=folder.name,
@@ -193,6 +198,6 @@ def load_stylegan2_checkpoint(
         network=f"converted from {source.get('format', '?')} ({source.get('file', '?')}, {source.get('network', '?')})",
         w_avg_source="checkpoint",
         discriminator="converted" if discriminator is not None else ("not loaded" if disc_state else "absent"),
-        notes=list(source.get("notes") or []),
+        notes=[str(n) for n in notes] if isinstance(notes, list) else [],
     )
     return generator.to(device).eval(), discriminator, info

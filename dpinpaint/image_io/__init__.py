@@ -6,7 +6,7 @@ module is importable from here."""
 from __future__ import annotations
 
 from ..files import IMAGE_EXTENSIONS
-from .prepare import prepare_image
+from .prepare import prepare_image, too_small
 from .read import LUMA_WEIGHTS, ImageData, OutputType, decode_image, open_image_file, read_image
 from .write import save_image
 
@@ -18,6 +18,7 @@ __all__ = [
     "decode_image",
     "save_image",
     "prepare_image",
+    "too_small",
     "LUMA_WEIGHTS",
     "IMAGE_EXTENSIONS",
 ]

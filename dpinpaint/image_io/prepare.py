@@ -9,7 +9,18 @@ from PIL import Image
 
 from .read import open_image_file
 
-__all__ = ["prepare_image"]
+__all__ = ["prepare_image", "too_small"]
+
+
+def too_small(label: str, width: int, height: int, size: int) -> str | None:
+    """Why an image of ``width`` x ``height`` cannot be prepared at ``size`` without enlarging it, else None.
+
+    Training refuses such images and the square evaluation protocol skips them: :func:`prepare_image`
+    would upscale them, and upsampling blur is neither training data nor a fair score.
+    """
+    if min(width, height) < size:
+        return f"{label} is {width}x{height}, smaller than {size} px on its short side"
+    return None
 
 
 def prepare_image(image: str | os.PathLike[str] | Image.Image, size: int) -> np.ndarray:
@@ -17,8 +28,8 @@ def prepare_image(image: str | os.PathLike[str] | Image.Image, size: int) -> np.
 
     ``image`` is a file (opened with :func:`open_image_file`: EXIF orientation applied) or a PIL image. This is StyleGAN2's preparation (``dataset_tool.py``: centre crop,
     ``PIL.Image.LANCZOS``); images smaller than ``size`` are upscaled the same way (training
-    refuses them beforehand, see :func:`dpinpaint.train.data.validate_source`). Training and
-    :mod:`dpinpaint.evaluate` prepare images with it.
+    refuses them beforehand and the square evaluation protocol skips them, both by :func:`too_small`).
+    Training and :mod:`dpinpaint.evaluate` prepare images with it.
 
     Raises:
         ImageReadError: an unreadable file.

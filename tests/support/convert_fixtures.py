@@ -1017,6 +1017,7 @@ def write_nvidia_tf(
     numpy_core: str = "numpy.core",
     module_src: str = "# networks_stylegan2.py source; never executed\n",
     extra_d_kwargs: dict[str, Any] | None = None,
+    extra_g_kwargs: dict[str, Any] | None = None,
     gs_only: bool = False,
 ) -> Path:
     """Pickle ``(G, D, Gs)`` as ``training_loop.py`` / ``misc.save_pkl`` does (protocol 4)."""
@@ -1029,6 +1030,7 @@ def write_nvidia_tf(
         "dlatent_size": mapping["Dense0/weight"].shape[1],
         "latent_size": mapping["Dense0/weight"].shape[0],
         "mapping_layers": sum(1 for k in mapping if k.endswith("/weight")),
+        **(extra_g_kwargs or {}),
     }
 
     def make_g(name: str) -> TFNetworkState:

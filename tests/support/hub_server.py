@@ -441,6 +441,7 @@ class FakeHub:
         self._objects: dict[str, bytes] = {}  # every file content by sha256 (LFS storage)
         self._tickets: dict[str, tuple[str, int]] = {}  # upload ticket -> (sha256, size)
         self._faults: dict[str, _Truncation] = {}
+        self._header_faults: dict[str, dict[str, str]] = {}
         self._requests: list[RequestRecord] = []
         self._secret = uuid.uuid4().hex.encode()
         self._counter = 0
@@ -580,9 +581,20 @@ class FakeHub:
         with self._lock:
             self._faults[filename] = _Truncation(fraction, times)
 
+    def override_headers(self, filename: str, headers: Mapping[str, str]) -> None:
+        """Answer every ``/resolve`` of ``filename`` (HEAD and GET) with ``headers`` replacing the real ones.
+
+        A hostile or broken endpoint: e.g. ``{"ETag": '"../../../x"'}`` (huggingface_hub names the cached
+        blob after the ETag) or ``{"X-Repo-Commit": "../x"}`` (it names the snapshot folder after the commit).
+        Until :meth:`clear_faults`.
+        """
+        with self._lock:
+            self._header_faults[filename] = dict(headers)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._header_faults.clear()
 
     def _take_fault(self, filename: str) -> float | None:
         with self._lock:
@@ -797,9 +809,11 @@ class FakeHub:
                     "X-Linked-Size": str(len(blob.data)),
                 }
             )
+            headers.update(self._header_faults.get(filename, {}))
             h._send(302, f"Found. Redirecting to {location}".encode(), headers)
         else:
             headers["ETag"] = f'"{blob.git_sha1}"'
+            headers.update(self._header_faults.get(filename, {}))
             h._send_bytes(blob.data, filename, headers)
 
     def _route_cdn(self, h: _Handler, segments: list[str]) -> None:

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...errors import InvalidInputError
-from ...image_io import prepare_image
+from ...image_io import prepare_image, too_small
 from ...mask_generation import thin_mask
 from ...masks import MASK_KINDS, generate_mask
 from .augment import random_blur, random_color_change
@@ -112,8 +112,9 @@ class InpaintingDataset(Dataset[dict[str, Any]]):
         index = self.indices[i]
         r = self.resolution
         im = self.source.open(index)
-        if min(im.size) < r:
-            raise InvalidInputError(f"{self.source.label(index)} is {im.width}x{im.height}, smaller than {r} px")
+        problem = too_small(self.source.label(index), im.width, im.height, r)
+        if problem:
+            raise InvalidInputError(problem)
         pixels = prepare_image(im, r)  # (R, R, 3) uint8
         rng = np.random.default_rng([self.seed, epoch, index])
         if self.flip and rng.random() < 0.5:

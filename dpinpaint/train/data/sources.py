@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from ...errors import ImageReadError, InvalidInputError
-from ...image_io import IMAGE_EXTENSIONS, decode_image, open_image_file
+from ...image_io import IMAGE_EXTENSIONS, decode_image, open_image_file, too_small
 from .checks import check_positive
 
 __all__ = ["ImageSource", "DatasetReport", "validate_source", "MAX_MEMBER_BYTES"]
@@ -243,9 +243,7 @@ def validate_source(
                 w, h = source.size(i)
         except Exception as exc:  # any failure makes the image unusable; report it, keep checking
             return str(exc) if isinstance(exc, InvalidInputError) else f"{source.label(i)}: {exc}"
-        if min(w, h) < resolution:
-            return f"{source.label(i)} is {w}x{h}, smaller than {resolution} px on its short side"
-        return (w, h)
+        return too_small(source.label(i), w, h, resolution) or (w, h)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(check, range(len(source)), chunksize=16))
