@@ -186,10 +186,15 @@ def open_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
         )
     try:
         data = read_image(path)
-    except (ImageReadError, InvalidInputError) as exc:  # said with the upload's name, not the server's copy
-        raise type(exc)(str(exc).replace(str(path), label)) from None
+    except (ImageReadError, InvalidInputError) as exc:
+        raise _named(exc, path, label) from None
     data.source = label
     return Photo(path, label, fmt, to_display(data.rgb()), frames, mode)  # upright: EXIF orientation applied
+
+
+def _named(exc: InvalidInputError, path: Path, label: str) -> InvalidInputError:
+    """``exc`` again, naming the upload as the user knows it (``label``), not the server's copy (``path``)."""
+    return type(exc)(str(exc).replace(str(path), label))
 
 
 def _read_header(path: Path, label: str, max_pixels: int) -> tuple[int, int, str, int, str]:
@@ -250,8 +255,8 @@ def combine_masks(painted: np.ndarray | None, mask_file: str | Path | None, size
         if w * h == size[0] * size[1]:  # the same size, or turned by its EXIF orientation
             try:
                 uploaded = read_mask(str(path))[0][0].numpy()
-            except ImageReadError as exc:  # said with the upload's name, not the server's copy of it
-                raise ImageReadError(str(exc).replace(str(path), path.name)) from None
+            except ImageReadError as exc:
+                raise _named(exc, path, path.name) from None
             h, w = uploaded.shape
         if (h, w) != size:
             raise InvalidInputError(
@@ -298,8 +303,9 @@ def inpaint_photo(
 ) -> UIResult:
     """Inpaint ``photo`` where ``hole`` ``(H, W)`` is True and write the result for download.
 
-    The steps of :meth:`Inpainter.inpaint <dpinpaint.Inpainter.inpaint>` run window by window so
-    that ``progress(done, total)`` can follow them. The file is written next to nothing else in a
+    The steps of :meth:`Inpainter.inpaint <dpinpaint.Inpainter.inpaint>` run the windows in
+    forward passes of the inpainter's ``batch_size`` (as ``inpaint`` does), so that
+    ``progress(done, total)`` can follow them. The file is written next to nothing else in a
     new folder under ``out_dir``, named after the upload, in its format where Pillow writes it
     (else PNG, with a note); every pixel outside the holes is the photo's (bit for bit in lossless
     formats).
@@ -310,11 +316,11 @@ def inpaint_photo(
     opts = inpainter.options(options)
     prepared = inpainter.prepare(str(photo.path), hole, opts)
     parts = []
-    total = len(prepared.windows)
-    for i, window in enumerate(prepared.windows):
+    total, step = len(prepared.windows), max(1, int(inpainter.batch_size))
+    for i in range(0, total, step):
         if progress is not None:
             progress(i, total)
-        parts.append(inpainter.run([window], opts, details=explain))
+        parts.append(inpainter.run(prepared.windows[i : i + step], opts, details=explain))
     if progress is not None:
         progress(total, total)
     outputs = WindowOutputs.concat(parts) if parts else inpainter.run([], opts)
