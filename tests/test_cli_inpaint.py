@@ -641,6 +641,31 @@ def test_format_jpg_png_webp_and_quality(
         assert all(_reencoded(r["notes"]) == (fmt == "webp") for r in records.values())
 
 
+def test_a_lossless_webp_stays_lossless(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = _image(tmp_path / "in" / "sticker.webp", (72, 60), mode="RGBA", lossless=True, exact=True)
+    lossy = _image(tmp_path / "in" / "photo.webp", (72, 60), quality=90)
+    for name in ("sticker", "photo"):
+        _mask(tmp_path / "in" / f"{name}_mask.png", (72, 60))
+    status, out, err = _main(
+        capsys,
+        str(tmp_path / "in"),
+        "-m",
+        str(tmp_path / "in"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(data / "model"),
+        "--json",
+    )
+    assert status == 0, err
+    records = {Path(r["input"]).name: r for r in _records(out)}
+    assert records["sticker.webp"]["notes"] == []  # no "re-encoded (lossy)"
+    keep = ~_hole(tmp_path / "in" / "sticker_mask.png")
+    assert np.array_equal(_decode(tmp_path / "out" / "sticker.webp")[keep], _decode(image)[keep])
+    assert [n for n in records["photo.webp"]["notes"] if "(lossy)" in n and "use --format png" in n]
+    assert _decode(tmp_path / "out" / "photo.webp").shape == _decode(lossy).shape
+
+
 @pytest.mark.slow
 def test_output_folder_inside_the_input_folder_is_not_read_back(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

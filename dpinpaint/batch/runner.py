@@ -158,7 +158,7 @@ class BatchRunner:
         """Write the result (runs in a worker); ``notes`` are the remarks made while preparing it."""
         t0 = time.perf_counter()
         assert pair.output is not None
-        written = save_image(result.image, pair.output, quality=self.quality)
+        written = save_image(result.image, pair.output, quality=self.quality, png_hint="use --format png")
         record = self.record(pair, "ok", source_seconds + time.perf_counter() - t0)
         record.strategy = ",".join(result.strategy)
         record.notes = [*notes, *written]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..errors import InvalidInputError
 from ..files import atomic_write
-from .read import JPEG_TABLES_KEY
+from .decode import JPEG_TABLES_KEY, WEBP_LOSSLESS_KEY
 
 __all__ = ["save_image"]
 
@@ -23,7 +23,8 @@ def save_image(
     *,
     source: Image.Image | None = None,
     quality: int | None = None,
-    lossless: bool = False,
+    lossless: bool | None = None,
+    png_hint: str = "save it as PNG",
 ) -> list[str]:
     """Write ``image`` atomically in the format of ``path``'s extension; returns notes (e.g. alpha dropped).
 
@@ -34,8 +35,12 @@ def save_image(
 
     ``quality`` (1-100) of JPEG and WebP outputs; None: for a JPEG from a JPEG file, that file's own
     quantisation tables and chroma subsampling (re-encoding then changes about 1% of the observed
-    values by a level or two, instead of about 40% at quality 95), else 95. ``lossless``: a WebP
-    output is written losslessly (every pixel as given; ``quality`` is then the compression effort).
+    values by a level or two, instead of about 40% at quality 95), else 95. ``lossless``: whether a
+    WebP output is written losslessly (every pixel as given; ``quality`` is then the compression
+    effort); None: when the image was decoded from a lossless WebP file (what
+    :func:`~dpinpaint.image_io.read_image` and the inpainting results of a path keep in ``info``).
+    ``png_hint``: how the notes tell the caller's user to get a PNG instead (the CLI says
+    ``use --format png``).
     """
     notes: list[str] = []
     fmt = Image.registered_extensions().get(path.suffix.lower())
@@ -46,7 +51,7 @@ def save_image(
             _save_sixteen_bit_colour(image, path, fmt)
             return notes
         if image.dtype == np.uint16:
-            notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit colour (use --format png to keep it)")
+            notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit colour ({png_hint} to keep it)")
             image = np.clip(np.round(image.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise InvalidInputError(
@@ -54,13 +59,15 @@ def save_image(
             )
         image = Image.fromarray(image)
     info = dict(image.info)
+    if lossless is None:
+        lossless = bool(info.get(WEBP_LOSSLESS_KEY))
     if fmt in ("JPEG", "WEBP") and image.mode in ("I;16", "I"):
         # Image.convert("L") clips 16-bit values at 255 (a near-white image): scale to 8 bits instead.
-        notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit mode (use --format png to keep it)")
+        notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit mode ({png_hint} to keep it)")
         image = Image.fromarray(_to_8bit(image), mode="L")
     if fmt == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
         if image.mode in ("RGBA", "LA", "PA"):
-            notes.append("alpha dropped: JPEG has no alpha channel (use --format png or webp to keep it)")
+            notes.append(f"alpha dropped: JPEG has no alpha channel ({png_hint} to keep it)")
         image = image.convert("L" if image.mode in ("LA", "1") else "RGB")
     if fmt == "WEBP" and image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if image.mode in ("LA", "PA") else "RGB")
@@ -88,7 +95,7 @@ def save_image(
     if fmt == "JPEG" or (fmt == "WEBP" and not lossless):
         notes.append(
             f"re-encoded as {fmt} (lossy) {how}: pixels outside the mask are close to the input's, not "
-            "identical; use --format png to keep them bit for bit"
+            f"identical; {png_hint} to keep them bit for bit"
         )
     atomic_write(
         path, lambda tmp: image.save(tmp, format=fmt, **kwargs), verify=lambda tmp: _check_image(tmp, fmt, image)

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 #: The most optimisation steps the page runs (its slider's maximum): a request for more is refused
 #: rather than holding the server, which runs one request at a time, for hours.
 MAX_STEPS = 2000
+#: How the page's notes say to get a PNG: it writes the upload's format and has no format choice.
+_PNG_HINT = "open a PNG copy of the photo"
 
 
 @dataclass(frozen=True)
@@ -333,13 +335,12 @@ def inpaint_photo(
     stem, suffix, notes = _result_name(photo)
     target = folder / f"{stem}-inpainted{suffix}"
     try:
-        notes += save_image(image, target, lossless=_is_lossless_webp(photo))
+        notes += save_image(image, target, png_hint=_PNG_HINT)  # a lossless WebP stays lossless
     except InvalidInputError as exc:  # a mode this format cannot store
         target = target.with_suffix(".png")
         notes += [f"written as PNG: {exc}", *save_image(image, target)]
     mask_path = folder / f"{stem}-mask.png"
     save_image(hole.astype(np.uint8) * 255, mask_path)
-    notes = [n.replace("use --format png", "open a PNG copy of the photo") for n in notes]  # the page has no flags
     return UIResult(photo.display, to_display(read_image(image).rgb()), target, mask_path, figure, notes, seconds)
 
 
@@ -373,20 +374,6 @@ def _result_name(photo: Photo) -> tuple[str, str, list[str]]:
             f"{name} has {photo.frames} frames or pages: only the first is inpainted, and the download holds only it"
         )
     return stem, suffix, notes
-
-
-def _is_lossless_webp(photo: Photo) -> bool:
-    """Whether ``photo`` is a lossless WebP (its image chunk is ``VP8L``): its result must be lossless too."""
-    if photo.format != "WEBP":
-        return False
-    with open(photo.path, "rb") as fh:
-        fh.seek(12)  # after "RIFF", the size and "WEBP": the chunks
-        while len(head := fh.read(8)) == 8:
-            kind, size = head[:4], int.from_bytes(head[4:], "little")
-            if kind in (b"VP8L", b"VP8 "):
-                return kind == b"VP8L"
-            fh.seek(size + (size & 1), 1)  # chunks are padded to an even length
-    return False
 
 
 def to_display(rgb: torch.Tensor) -> np.ndarray:

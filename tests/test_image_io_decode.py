@@ -1,0 +1,72 @@
+"""Tests of dpinpaint.image_io.decode: the source facts a result's writing needs (lossless WebP)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dpinpaint.image_io import ImageData, is_lossless_webp, read_image, save_image
+from dpinpaint.image_io.decode import WEBP_LOSSLESS_KEY
+
+
+def _rgb(seed: int = 0, alpha: bool = False) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (24, 32, 4 if alpha else 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("alpha", [False, True])  # RGBA WebPs have a VP8X chunk (and ALPH if lossy) first
+def test_is_lossless_webp_tells_the_two_kinds_apart(tmp_path: Path, alpha: bool) -> None:
+    Image.fromarray(_rgb(alpha=alpha)).save(tmp_path / "lossless.webp", lossless=True)
+    Image.fromarray(_rgb(alpha=alpha)).save(tmp_path / "lossy.webp", quality=80)
+    Image.fromarray(_rgb(alpha=alpha)).save(tmp_path / "photo.png")
+    assert is_lossless_webp(tmp_path / "lossless.webp") is True
+    assert is_lossless_webp(str(tmp_path / "lossy.webp")) is False
+    assert is_lossless_webp(tmp_path / "photo.png") is False
+
+
+def test_is_lossless_webp_on_short_files_and_file_objects(tmp_path: Path) -> None:
+    Image.fromarray(_rgb()).save(tmp_path / "a.webp", lossless=True)
+    whole = (tmp_path / "a.webp").read_bytes()
+    for cut in (
+        0,
+        4,
+        12,
+        16,
+        19,
+        20,
+    ):  # nothing, part of the RIFF header, the header, part of the first chunk header, all of it
+        (tmp_path / "cut.webp").write_bytes(whole[:cut])
+        assert is_lossless_webp(tmp_path / "cut.webp") is (cut >= 20)
+    fh = io.BytesIO(whole)
+    fh.seek(7)
+    assert is_lossless_webp(fh) is True and fh.tell() == 7  # read from the start, left where it was
+
+    class Stream(io.RawIOBase):  # a pipe: cannot seek
+        def readable(self) -> bool:
+            return True
+
+    assert is_lossless_webp(Stream()) is False
+
+
+def test_a_lossless_webp_result_is_written_losslessly(tmp_path: Path) -> None:
+    pixels = _rgb(1, alpha=True)
+    Image.fromarray(pixels).save(tmp_path / "in.webp", lossless=True, exact=True)
+    data = read_image(tmp_path / "in.webp")
+    assert isinstance(data, ImageData) and data.pil_info.get(WEBP_LOSSLESS_KEY) is True
+    image = data.to_output()
+    assert isinstance(image, Image.Image) and image.info.get(WEBP_LOSSLESS_KEY) is True
+    assert save_image(image, tmp_path / "out.webp") == []  # no "re-encoded (lossy)" note
+    assert is_lossless_webp(tmp_path / "out.webp")
+    with Image.open(tmp_path / "out.webp") as back:
+        np.testing.assert_array_equal(np.asarray(back), pixels)
+    # Asked for, a lossy WebP still is; a lossy source stays lossy.
+    notes = save_image(image, tmp_path / "small.webp", lossless=False, png_hint="use --format png")
+    assert not is_lossless_webp(tmp_path / "small.webp")
+    assert len(notes) == 1 and "(lossy)" in notes[0] and "use --format png to keep them" in notes[0]
+    Image.fromarray(pixels).save(tmp_path / "lossy.webp", quality=90)
+    lossy = read_image(tmp_path / "lossy.webp")
+    assert WEBP_LOSSLESS_KEY not in lossy.pil_info
+    assert "save it as PNG to keep them" in save_image(lossy.to_output(), tmp_path / "o.webp")[0]
