@@ -9,7 +9,8 @@ Downloads go through :func:`huggingface_hub.hf_hub_download`, so its cache (``HF
 ``config.json`` is fetched first and the weights are then fetched at the very commit it
 came from, so a push in between cannot pair one commit's config with another's weights.
 Every failure is turned into a :mod:`dpinpaint.errors` exception that names the model, what
-was tried and what to do.
+was tried and what to do. The deadline of a whole download and the reachability check are
+:mod:`dpinpaint.hub_network`'s.
 """
 
 from __future__ import annotations
@@ -18,12 +19,8 @@ import hashlib
 import logging
 import os
 import re
-import socket
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 from .checkpoint import CONFIG_NAME, is_checkpoint_folder, weights_name
 from .errors import (
@@ -34,6 +31,13 @@ from .errors import (
     ModelAccessError,
     ModelNotCachedError,
     ModelNotFoundError,
+)
+from .hub_network import (
+    DEADLINE_VARIABLE,
+    call_with_deadline,
+    endpoint_reachable,
+    hub_deadline,
+    is_hub_failure,
 )
 from .registry import PRETRAINED, PretrainedModel, bundled_folder, list_models, require_published, unpublished_message
 
@@ -58,8 +62,6 @@ __all__ = [  # the registry's names too, for code that imports them from here
 ]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]*")
@@ -315,7 +317,7 @@ def _download(model: str, repo_id: str, filename: str, revision: str | None, kwa
     except hf_errors.OfflineModeIsEnabled as exc:
         raise ModelNotCachedError(f"model {model!r}: offline mode is on and {where} is not cached: {exc}") from exc
     except Exception as exc:
-        if not _is_hub_failure(exc):
+        if not is_hub_failure(exc):
             raise
         raise HubConnectionError(
             f"model {model!r}: downloading {filename} of {where} failed ({type(exc).__name__}: {exc}); "
@@ -353,7 +355,7 @@ def check_file_metadata(model: str, repo_id: str, filename: str, revision: str |
     try:
         meta = huggingface_hub.get_hf_file_metadata(url, token=kwargs["token"], timeout=constants.HF_HUB_ETAG_TIMEOUT)
     except Exception as exc:
-        if _is_hub_failure(exc):
+        if is_hub_failure(exc):
             return
         raise
     for what, value in (("ETag", meta.etag), ("commit id", meta.commit_hash)):
@@ -364,97 +366,6 @@ def check_file_metadata(model: str, repo_id: str, filename: str, revision: str |
                 "most 128 characters): refused before anything was written. HF_ENDPOINT may point at a broken or "
                 "hostile server; check it"
             )
-
-
-#: The environment variable that sets the deadline of each Hub download, in seconds.
-DEADLINE_VARIABLE = "DPINPAINT_HUB_TIMEOUT"
-#: Its default: 30 minutes, ample for a few hundred MB of weights on a slow line.
-DEFAULT_DEADLINE = 1800.0
-
-
-def hub_deadline() -> float:
-    """Seconds one Hub download may take in all (``DPINPAINT_HUB_TIMEOUT``, default 1800).
-
-    huggingface_hub's own timeouts are per read, so a server that sends a byte every few seconds,
-    or answers 503 with ``Retry-After: 3600`` (which it sleeps through), would hold a call for
-    hours; this bounds the whole call, retries and waits included.
-
-    Raises:
-        InvalidInputError: the variable is not a positive number.
-    """
-    text = os.environ.get(DEADLINE_VARIABLE)
-    if text is None or not text.strip():
-        return DEFAULT_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise InvalidInputError(
-            f"{DEADLINE_VARIABLE}={text!r}: give the deadline of a Hub download in seconds, e.g. 600"
-        )
-    return value
-
-
-def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:
-    """``fn()`` in a daemon thread; its result or exception, or :class:`TimeoutError` after ``seconds``.
-
-    A call that times out is abandoned, not killed: it ends on its own (huggingface_hub writes a
-    download under a temporary name and renames it only when complete), and as a daemon thread
-    it never keeps the process alive.
-    """
-    outcome: list[tuple[bool, Any]] = []
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome.append((True, fn()))
-        except BaseException as exc:  # handed to the caller below
-            outcome.append((False, exc))
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="dpinpaint-hub", daemon=True).start()
-    if not done.wait(seconds):
-        raise TimeoutError(f"no answer within {seconds:g} s")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
-
-
-_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
-
-
-def endpoint_reachable(endpoint: str, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the Hub endpoint's host opens within ``timeout`` seconds.
-
-    True whenever a proxy is configured (the host need not be reachable directly then) or the
-    address cannot be parsed: the check only spares the retries of a machine with no network.
-    """
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
-        return True
-    parts = urlsplit(endpoint)
-    if not parts.hostname:
-        return True
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:  # no route, refused, name not resolved, timed out
-        return False
-
-
-def _is_hub_failure(exc: BaseException) -> bool:
-    """An HTTP error answer of the Hub, an OS error or a transport error (not a bug)."""
-    from huggingface_hub import utils as hf_errors
-
-    return isinstance(exc, hf_errors.HfHubHTTPError | OSError) or _is_transport_error(exc)
-
-
-def _is_transport_error(exc: BaseException) -> bool:
-    """A network error of the HTTP library under ``huggingface_hub`` (httpx / requests / urllib3)."""
-    return type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "requests", "urllib3"}
 
 
 def upload_folder(
