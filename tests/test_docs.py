@@ -143,6 +143,15 @@ def test_a_broken_snippet_is_caught(tmp_path: Path, doc_inputs: Path) -> None:
     assert shell.startswith("broken.md:25: a shell block without a `dpinpaint` command")
 
 
+def test_a_serving_command_is_refused_not_run(tmp_path: Path, doc_inputs: Path) -> None:
+    """``dpinpaint ui`` in a runnable block would serve forever: it is reported instead of run."""
+    page = tmp_path / "serve.md"
+    page.write_text("```bash\ndpinpaint ui --port 7999\n```\n", encoding="utf-8")
+    result = run_page(page, doc_inputs, tmp_path / "work")
+    assert result.ran == [] and len(result.failures) == 1
+    assert result.failures[0].startswith("serve.md:1: `dpinpaint ui --port 7999` serves until it is stopped")
+
+
 def test_shell_lines_are_split_into_dpinpaint_commands() -> None:
     code = textwrap.dedent("""\
         pip install . && dpinpaint list --cached | head -1

@@ -254,8 +254,17 @@ def _run_python(block: Block, code: str, namespace: dict[str, object], folder: P
     return None
 
 
+#: Subcommands that serve until they are stopped: run in-process they would hang the test.
+SERVING_COMMANDS = frozenset({"ui"})
+
+
 def _run_commands(block: Block, commands: list[Command], folder: Path) -> str | None:
     for command in commands:
+        if command.args and command.args[0] in SERVING_COMMANDS:
+            return (
+                f"{block.where}: `dpinpaint {shlex.join(command.args)}` serves until it is stopped, so it cannot "
+                "run here; leave it out of runnable blocks or mark the block `<!-- docs-test: skip (why) -->`"
+            )
         out, err = io.StringIO(), io.StringIO()
         with _cwd(folder), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
