@@ -148,6 +148,20 @@ def test_demo_training_crops_of_a_folder(tmp_path: Path) -> None:
     assert all(Image.open(f).size == (64, 64) for f in files)
 
 
+def test_full_size_test_photos_fit_1920x1080_and_are_never_enlarged(tmp_path: Path) -> None:
+    gather = _gather_module()
+    source = tmp_path / "nature"
+    source.mkdir()
+    for i, name in enumerate(gather.WALLPAPER_PHOTOS):
+        _photo(source / name, i, (2560, 1600) if i % 2 else (800, 600))
+    summary = gather.gather_wallpapers(tmp_path / "full", source)
+    assert summary["photos"] == 12 and summary["sizes"][:2] == ["800x600", "1728x1080"]
+    assert sorted(p.name for p in (tmp_path / "full").iterdir())[0] == "mate-backgrounds_Aqua.png"
+    (source / "Wood.jpg").unlink()
+    with pytest.raises(SystemExit, match="apt-get install mate-backgrounds"):
+        gather.gather_wallpapers(tmp_path / "again", source)
+
+
 def test_the_demo_retraining_recipe_is_one_phased_config_at_any_scale() -> None:
     """examples/demo/retrain/recipe.json is one run (phases, not a chain of --init runs) on PICNet's
     layout with thin damage and snapshots; scale_recipe.py keeps it valid at any number of steps."""
@@ -211,3 +225,34 @@ def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     best = max(scores, key=lambda s: (s["wins"], s["scratch_wins"], s["hole_margin"]))
     table = (tmp_path / "choose" / "choice.md").read_text()
     assert f"| {best['name']} **chosen** |" in table and table.count("**chosen**") == 1
+
+
+@pytest.mark.slow
+def test_scoring_on_the_test_photos_reports_every_bar(tmp_path: Path) -> None:
+    """score_test.py runs the four kinds of test (irregular at 256 and 768, scratches and text) and
+    writes every bar, passed or not, with the figures behind it."""
+    import json
+
+    from dpinpaint import Inpainter
+    from dpinpaint.config import get_preset
+
+    model = tmp_path / "model"
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(model)
+    for folder, size in (("heldout", (120, 90)), ("full", (200, 150))):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            _photo(tmp_path / folder / f"p{i}.png", i, size)
+    args = [str(model), "--heldout", str(tmp_path / "heldout"), "--full", str(tmp_path / "full")]
+    _run(
+        [str(ROOT / "examples" / "demo" / "retrain" / "score_test.py"), *args, "--output", str(tmp_path / "t")],
+        tmp_path,
+    )
+    report = (tmp_path / "t" / "test.md").read_text()
+    bars = [line for line in report.splitlines() if line.startswith("- [")]
+    assert len(bars) == 5, report  # 256, 768, time at 768, scratches, text
+    assert "every comparison won" in bars[0] and "at most 1000 ms per image" in bars[2]
+    assert "scratch on full-size photos" in bars[3] and "text on full-size photos" in bars[4]
+    record = json.loads((tmp_path / "t" / "test.json").read_text())
+    assert len(record["irregular-256"]) == len(record["irregular-768"]) == 20
+    assert [len(record[k]) for k in ("scratch-full-size", "text-full-size", "scratch-held-out")] == [2, 2, 2]
+    assert "| median |" in report and any(f"({b})" in report for b in ("Telea", "NS", "biharmonic"))

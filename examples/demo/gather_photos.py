@@ -15,6 +15,9 @@ Three sets, kept apart on purpose:
 - ``heldout``: the sample photographs shipped inside scikit-image, scikit-learn and matplotlib
   (``pip install scikit-image scikit-learn matplotlib``), copied unchanged. They are the demo's
   test set and never reach training or validation.
+- ``wallpapers``: the 12 nature photographs of Debian's ``mate-backgrounds`` package, scaled down
+  to fit 1920x1080 (Lanczos) and written as PNG: the full-size test photos of thin scratches and
+  text strokes. Like ``heldout`` they only ever test (wallpaper packages never train or validate).
 - ``train`` (the recipe of the shipped weights up to now): crops of the ``opencv-doc`` photos only.
 
 Usage::
@@ -24,6 +27,8 @@ Usage::
     python examples/demo/gather_photos.py photos /work/demo-data          # train/ validation/ photos.json
     python examples/demo/gather_photos.py crops /work/demo-data/train /work/demo-data/crops-256 --size 256
     python examples/demo/gather_photos.py heldout /work/demo-data/heldout
+    apt-get install mate-backgrounds
+    python examples/demo/gather_photos.py wallpapers /work/demo-data/test-full
 """
 
 from __future__ import annotations
@@ -230,6 +235,25 @@ HELDOUT_PHOTOS = (
     ("matplotlib", "Minduka_Present_Blue_Pack.png"),
 )
 
+#: The full-size test photos: every file of mate-backgrounds' ``nature`` folder (all photographs).
+WALLPAPERS = Path("/usr/share/backgrounds/mate/nature")
+WALLPAPER_PHOTOS = (
+    "Aqua.jpg",
+    "Blinds.jpg",
+    "Dune.jpg",
+    "FreshFlower.jpg",
+    "Garden.jpg",
+    "GreenMeadow.jpg",
+    "LadyBird.jpg",
+    "RainDrops.jpg",
+    "Storm.jpg",
+    "TwoWings.jpg",
+    "Wood.jpg",
+    "YellowFlower.jpg",
+)
+#: The largest full-size test photo (width, height): what users commonly meet.
+FULL_SIZE = (1920, 1080)
+
 _SAMPLE_FOLDERS = {
     "skimage": ("skimage", "data"),
     "sklearn": ("sklearn", "datasets/images"),
@@ -318,6 +342,23 @@ def gather_heldout(output: Path) -> dict:
     for (pkg, name), path in zip(HELDOUT_PHOTOS, heldout_paths(), strict=True):
         (output / f"{pkg}_{name}").write_bytes(path.read_bytes())
     return {"photos": len(HELDOUT_PHOTOS)}
+
+
+def gather_wallpapers(output: Path, folder: Path = WALLPAPERS) -> dict:
+    """The :data:`WALLPAPER_PHOTOS`, scaled down (never up) to fit :data:`FULL_SIZE`, as PNG."""
+    paths = [folder / name for name in WALLPAPER_PHOTOS]
+    if not all(p.is_file() for p in paths):
+        raise SystemExit(f"wallpapers not found in {folder}: apt-get install mate-backgrounds")
+    output.mkdir(parents=True, exist_ok=True)
+    sizes = []
+    for path in paths:
+        im = open_rgb(path)
+        scale = min(1.0, FULL_SIZE[0] / im.width, FULL_SIZE[1] / im.height)
+        if scale < 1.0:
+            im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        im.save(output / f"mate-backgrounds_{path.stem}.png")
+        sizes.append(f"{im.width}x{im.height}")
+    return {"photos": len(paths), "sizes": sizes}
 
 
 def photo_name(package: str, path: str) -> str:
@@ -418,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     crops.add_argument("--seed", type=int, default=0)
     held = sub.add_parser("heldout", help="the scikit-image / scikit-learn / matplotlib sample photos, unchanged")
     held.add_argument("output", type=Path)
+    walls = sub.add_parser(
+        "wallpapers", help="full-size test photos: mate-backgrounds' nature photos, fit in 1920x1080"
+    )
+    walls.add_argument("output", type=Path)
+    walls.add_argument("--source", type=Path, default=WALLPAPERS, help=f"where they are (default {WALLPAPERS})")
     args = parser.parse_args(argv)
     if args.set == "train":
         summary = gather_train(args.output, args.size, args.crops, args.min_scale, args.seed)
@@ -425,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = gather_photos(args.output)
     elif args.set == "crops":
         summary = gather_crops(args.source, args.output, args.size, args.crops, args.min_scale, args.seed)
+    elif args.set == "wallpapers":
+        summary = gather_wallpapers(args.output, args.source)
     else:
         summary = gather_heldout(args.output)
     print(json.dumps({"set": args.set, "output": str(args.output), **summary}))

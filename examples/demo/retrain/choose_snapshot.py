@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpinpaint.evaluate import evaluate
-
-BASELINES = ("opencv-telea", "opencv-ns", "skimage-biharmonic")
-GROUPS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
-#: metric -> +1 when higher is better, -1 when lower is.
-METRICS = {"hole_psnr": 1, "psnr": 1, "ssim": 1, "l1": -1}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
+from scoring import BASELINES, against_best, irregular, median, per_photo, thin
 
 
 @dataclass
@@ -49,57 +44,18 @@ class Score:
 
 def score_snapshot(folder: Path, data: Path, output: Path, num: int) -> Score:
     """Evaluate one checkpoint folder on ``data`` (validation photos) and count its wins."""
-    irregular = evaluate(
-        output / "irregular",
-        data,
-        model=str(folder),
-        groups=GROUPS,
-        num=num,
-        baselines=BASELINES,
-        long_side=256,
-        compute_fid=False,
-        worst=0,
-        progress=False,
-    )
-    model = next(m for m in irregular.table if m not in BASELINES)
-    wins = comparisons = 0
-    margins = []
-    for column, metrics in irregular.table[model].items():
-        for metric, sign in METRICS.items():
-            ours = metrics.get(metric)
-            theirs = [irregular.table[b][column].get(metric) for b in BASELINES]
-            if ours is None or any(t is None for t in theirs):
-                continue
-            best = max(sign * t for t in theirs if t is not None)
-            comparisons += 1
-            wins += int(sign * ours > best)
-            if metric == "hole_psnr" and column == "average":
-                margins.append(sign * ours - best)
-    scratch = evaluate(
-        output / "scratch",
-        data,
-        model=str(folder),
-        masks="scratch",
-        num=num,
-        baselines=("opencv-telea",),
-        long_side="native",
-        compute_fid=False,
-        worst=0,
-        progress=False,
-    )
-    by_photo: dict[str, dict[str, float]] = {}
-    for s in scratch.scores:
-        by_photo.setdefault(s.image, {})[s.method] = s.hole_psnr
-    pairs = [(v[model], v["opencv-telea"]) for v in by_photo.values() if model in v and "opencv-telea" in v]
+    comparisons = against_best(irregular(output / "irregular", data, str(folder), 256, num))
+    margin = next((c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average"), float("nan"))
+    pairs = per_photo(thin(output / "scratch", data, str(folder), "scratch", num))
     return Score(
         folder.name,
-        wins,
-        comparisons,
-        sum(ours > telea for ours, telea in pairs),
+        sum(c.win for c in comparisons),
+        len(comparisons),
+        sum(ours > telea for _, ours, telea in pairs),
         len(pairs),
-        margins[0] if margins else float("nan"),
-        statistics.median(p[0] for p in pairs) if pairs else float("nan"),
-        statistics.median(p[1] for p in pairs) if pairs else float("nan"),
+        margin,
+        median([ours for _, ours, _ in pairs]),
+        median([telea for _, _, telea in pairs]),
     )
 
 

@@ -1,0 +1,97 @@
+"""What the demo's choice (``choose_snapshot.py``, validation photos) and its test (``score_test.py``,
+held-out photos, once) count: a model against the best of the classical baselines, as users meet it.
+
+Both go through :func:`dpinpaint.evaluate.evaluate`, so through the public ``inpaint`` path:
+
+- :func:`irregular`: seeded irregular holes of 10-20% ... 40-50% at a given long side, beside OpenCV's
+  Telea and Navier-Stokes and scikit-image's biharmonic inpainting; :func:`against_best` compares
+  the model with the best of them on hole PSNR, PSNR, SSIM and relative l1, per group and on
+  average (20 comparisons);
+- :func:`thin`: one thin-scratch or text-strokes mask per photo at the photo's own size, beside
+  Telea and NS; :func:`per_photo` pairs the model's hole PSNR with a baseline's, photo by photo.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpinpaint.eval_report import EvalResult
+from dpinpaint.evaluate import evaluate
+
+BASELINES = ("opencv-telea", "opencv-ns", "skimage-biharmonic")
+THIN_BASELINES = ("opencv-telea", "opencv-ns")
+GROUPS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
+#: metric -> +1 when higher is better, -1 when lower is.
+METRICS = {"hole_psnr": 1, "psnr": 1, "ssim": 1, "l1": -1}
+
+
+@dataclass
+class Comparison:
+    """The model against the best baseline on one metric of one column (a group or ``average``)."""
+
+    column: str
+    metric: str
+    ours: float
+    best: float
+    best_method: str
+
+    @property
+    def win(self) -> bool:
+        return METRICS[self.metric] * self.ours > METRICS[self.metric] * self.best
+
+    @property
+    def margin(self) -> float:
+        """Positive when the model is ahead (in the metric's units)."""
+        return METRICS[self.metric] * (self.ours - self.best)
+
+
+def model_name(result: EvalResult, baselines: tuple[str, ...] = BASELINES) -> str:
+    """The one method of ``result`` that is not a baseline."""
+    return next(m for m in result.table if m not in baselines)
+
+
+def irregular(output: Path, data: Path, model: str, long_side: int, num: int) -> EvalResult:
+    """Irregular holes in :data:`GROUPS` at ``long_side``, the model and :data:`BASELINES`."""
+    return _evaluate(output, data, model, num, groups=GROUPS, baselines=BASELINES, long_side=long_side, worst=0)
+
+
+def thin(output: Path, data: Path, model: str, masks: str, num: int, worst: int = 0) -> EvalResult:
+    """One ``masks`` ("scratch" or "text") mask per photo at its own size, the model and :data:`THIN_BASELINES`
+    (``worst``: the worst results kept per method, as images)."""
+    return _evaluate(output, data, model, num, masks=masks, baselines=THIN_BASELINES, long_side="native", worst=worst)
+
+
+def _evaluate(output: Path, data: Path, model: str, num: int, **protocol: Any) -> EvalResult:
+    """The model's default settings, seed-0 masks, no FID (a few dozen photos are too few for it)."""
+    return evaluate(output, data, model=model, num=num, compute_fid=False, progress=False, **protocol)
+
+
+def against_best(result: EvalResult, baselines: tuple[str, ...] = BASELINES) -> list[Comparison]:
+    """Every column x :data:`METRICS` comparison of the model with the best of ``baselines``."""
+    model = model_name(result, baselines)
+    out = []
+    for column, metrics in result.table[model].items():
+        for metric, sign in METRICS.items():
+            ours = metrics.get(metric)
+            theirs = {b: result.table[b][column].get(metric) for b in baselines}
+            if ours is None or any(v is None for v in theirs.values()):
+                continue
+            best_method = max(theirs, key=lambda b: sign * float(theirs[b] or 0.0))
+            out.append(Comparison(column, metric, float(ours), float(theirs[best_method] or 0.0), best_method))
+    return out
+
+
+def per_photo(result: EvalResult, baseline: str = "opencv-telea") -> list[tuple[str, float, float]]:
+    """``(photo, model's hole PSNR, baseline's hole PSNR)`` for each photo of a one-column run."""
+    model = model_name(result)
+    by_photo: dict[str, dict[str, float]] = {}
+    for s in result.scores:
+        by_photo.setdefault(s.image, {})[s.method] = s.hole_psnr
+    return [(photo, v[model], v[baseline]) for photo, v in by_photo.items() if model in v and baseline in v]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
