@@ -97,6 +97,7 @@ class InpaintKwargs(TypedDict, total=False):
     mask_from_alpha: bool
     crop_margin: float
     native_max_side: int | None
+    thin_side: float | None
     seed: int | None
     inversion: str
     steps: int
@@ -124,6 +125,10 @@ class InpaintOptions:
             (thin holes such as scratches run at up to the image's own resolution, in tiles: see
             :mod:`dpinpaint.strategies`). None: ``2 * R`` (256 for ``demo``, best on its validation
             photos), at most 2048.
+        thin_side: for those windows, how thin holes get more resolution: holes about this many
+            pixels thick or thinner (a scratch, a wire) are filled at the image's own resolution,
+            thicker ones at a scale of ``thin_side / thickness`` (never below ``native_max_side``'s).
+            None: :data:`~dpinpaint.strategies.THIN_SIDE` (chosen on the demo's validation photos).
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).
@@ -138,6 +143,7 @@ class InpaintOptions:
     mask_from_alpha: bool = False
     crop_margin: float = 0.5
     native_max_side: int | None = None
+    thin_side: float | None = None
     seed: int | None = None
     inversion: InversionConfig = field(default_factory=InversionConfig)
 
@@ -162,6 +168,11 @@ class InpaintOptions:
         side = self.native_max_side
         if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
             raise InvalidInputError(f"native_max_side must be a positive number of pixels or None, got {side!r}")
+        thin = self.thin_side
+        if thin is not None and (
+            isinstance(thin, bool) or not isinstance(thin, numbers.Real) or not 0 < thin < math.inf
+        ):
+            raise InvalidInputError(f"thin_side must be a positive number of pixels or None, got {thin!r}")
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64):
             raise InvalidInputError(f"seed must be None or an integer in -2**63..2**64-1 (torch's range), got {seed!r}")

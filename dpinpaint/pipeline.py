@@ -255,6 +255,7 @@ def prepare(image: Any, mask: Any, options: InpaintOptions, model: DualPathNet) 
             margin=options.crop_margin,
             native=multiple is not None,
             max_side=max_side,
+            thin_side=options.thin_side,
         )
         prepared.strategies.append(plan.strategy)
         rgb = data.rgb(b)

@@ -232,7 +232,9 @@ def _tiles(hole: np.ndarray, window: Window, scale: float, resolution: int) -> t
     return tiles, area
 
 
-def _native_windows(hole: np.ndarray, windows: list[Window], resolution: int, max_side: int) -> list[Window]:
+def _native_windows(
+    hole: np.ndarray, windows: list[Window], resolution: int, max_side: int, thin_side: float
+) -> list[Window]:
     """Each window at the working scale its holes' thickness asks for, tiled when that is cheaper.
 
     A window whose holes are thick enough for the default scale (``max_side`` over its longer side,
@@ -243,7 +245,7 @@ def _native_windows(hole: np.ndarray, windows: list[Window], resolution: int, ma
     for window in windows:
         default = min(1.0, max_side / max(window.height, window.width))
         thickness = hole_thickness(hole[window.top : window.bottom, window.left : window.right])
-        scale = min(1.0, max(default, THIN_SIDE / thickness)) if thickness > 0 else default
+        scale = min(1.0, max(default, thin_side / thickness)) if thickness > 0 else default
         while scale > default:
             tiles, area = _tiles(hole, window, scale, resolution)
             if area <= TILE_BUDGET:
@@ -277,6 +279,7 @@ def plan_windows(
     *,
     native: bool = False,
     max_side: int | None = None,
+    thin_side: float | None = None,
 ) -> Plan:
     """Choose the windows for one ``(H, W)`` bool hole map (True = fill).
 
@@ -287,6 +290,7 @@ def plan_windows(
             ``max_side`` (the window as planned), thin ones at up to full resolution, cut into
             tiles (``Window.scale`` / ``Window.context``) where that is cheaper or the window too large.
         max_side: the native windows' default longest side (None: :func:`resolve_native_max_side`).
+        thin_side: holes this many pixels thick or thinner run at full resolution (None: :data:`THIN_SIDE`).
 
     Raises:
         InvalidInputError: unknown ``strategy``, a negative ``margin``, or ``"native"`` for a
@@ -297,7 +301,9 @@ def plan_windows(
     if not plan.native or not bool(hole.any()):
         return plan
     side = resolve_native_max_side(resolution, max_side)
-    return replace(plan, windows=tuple(_native_windows(hole.cpu().numpy(), list(plan.windows), resolution, side)))
+    thin = THIN_SIDE if thin_side is None else float(thin_side)
+    windows = _native_windows(hole.cpu().numpy(), list(plan.windows), resolution, side, thin)
+    return replace(plan, windows=tuple(windows))
 
 
 def _plan(hole: torch.Tensor, resolution: int, strategy: str, margin: float, native: bool) -> Plan:

@@ -411,6 +411,19 @@ def test_auto_runs_a_feedforward_model_at_the_image_s_own_resolution(ff_inp: Inp
     assert resized.strategy == ["resize"] and resized.generated.shape == (1, 3, 64, 64)
 
 
+def test_thin_side_decides_which_strokes_run_at_full_resolution(ff_inp: Inpainter) -> None:
+    image, mask = _image(150, 460, seed=6), _mask(150, 460, [(70, 0, 12, 460)])  # a 12-px stroke
+    default = ff_inp.inpaint(image, mask, return_details=True)  # THIN_SIDE 8: a scale of about 8/12
+    full = ff_inp.inpaint(image, mask, return_details=True, thin_side=16)  # 12 px is thin: full resolution
+    low = ff_inp.inpaint(image, mask, return_details=True, thin_side=0.5)  # nothing is thin: the default 128
+    widths = [int(r.generated.shape[-1]) for r in (low, default, full)]
+    assert widths[0] == 128 and widths[0] < widths[1] < widths[2] and widths[2] >= 460
+    for r in (low, default, full):
+        assert np.array_equal(np.asarray(r.image)[mask == 0], image[mask == 0])
+    with pytest.raises(InvalidInputError, match="thin_side"):
+        ff_inp.inpaint(image, mask, thin_side=-1)
+
+
 def test_native_is_refused_for_a_model_with_the_inversion_path(inp: Inpainter) -> None:
     with pytest.raises(InvalidInputError, match="feed-forward-only"):
         inp.inpaint(_image(80, 80), _mask(80, 80, [(10, 10, 20, 20)]), strategy="native")

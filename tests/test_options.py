@@ -45,6 +45,7 @@ def test_evaluate_cli_defaults_are_the_options_defaults() -> None:
     inv = DEFAULT_OPTIONS.inversion
     assert args["strategy"] == DEFAULT_OPTIONS.strategy
     assert args["native_max_side"] == DEFAULT_OPTIONS.native_max_side
+    assert args["thin_side"] == DEFAULT_OPTIONS.thin_side
     assert (args["inversion"], args["steps"]) == (inv.method, inv.steps)
 
 
@@ -59,6 +60,11 @@ def test_cli_options_object_equals_the_defaults_and_leaves_out_evaluates_mask_se
         ["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--strategy", "crop", "--steps", "7", "--inversion", "hybrid"]
     )
     assert inpaint_options(args) == InpaintOptions(strategy="crop", inversion=InversionConfig("hybrid", 7))
+    args = build_parser().parse_args(["evaluate", "--data", "d", "--output", "o", "--thin-side", "12.5"])
+    assert inpaint_options(args, exclude=("seed",)) == InpaintOptions(thin_side=12.5)
+    for bad in ("0", "-2", "inf", "nan", "wide"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--thin-side", bad])
 
 
 def test_library_entry_points_take_their_defaults_from_the_options() -> None:
@@ -99,6 +105,10 @@ def test_flat_keywords_set_the_inversion_and_unknown_names_fail() -> None:
         ({"crop_margin": -0.1}, "crop margin"),
         ({"crop_margin": float("nan")}, "crop margin"),
         ({"native_max_side": 0}, "native_max_side"),
+        ({"thin_side": 0}, "thin_side must be a positive number"),
+        ({"thin_side": float("inf")}, "thin_side"),
+        ({"thin_side": float("nan")}, "thin_side"),
+        ({"thin_side": True}, "thin_side"),
         ({"seed": 1.5}, "seed must be None or an integer"),
         ({"inversion": "gradient"}, "inversion must be one of"),
         ({"steps": -1}, "inversion steps"),

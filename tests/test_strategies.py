@@ -453,6 +453,12 @@ def test_thin_holes_run_at_full_resolution_and_thick_ones_at_the_default() -> No
     assert window.scale is not None and 256 / 900 < window.scale < 1.0
     assert window.scale == pytest.approx(THIN_SIDE / width, rel=0.1)
     assert plan_windows(thin, 128, "auto", native=True, max_side=1000).windows == (Window(0, 0, 600, 900),)
+    # thin_side moves the line between the two: twice as thick holes at the same scale
+    wider = _lines(600, 900, [100, 300], width=2 * width)
+    (window2,) = plan_windows(wider, 128, "auto", native=True, thin_side=2 * THIN_SIDE).windows
+    assert window2.scale == pytest.approx(window.scale, rel=0.1)
+    (window3,) = plan_windows(_lines(600, 900, [100, 300], width=width), 128, "auto", native=True, thin_side=1).windows
+    assert window3.scale is None  # 1 px: only hairlines get more than the default
     assert plan_windows(thin, 128, "auto") == Plan("resize", (Window(0, 0, 600, 900),))  # inversion path: as before
 
 

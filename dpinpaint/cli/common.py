@@ -40,6 +40,19 @@ def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
 
 
 positive_int = int_at_least(1, "a positive integer")
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type=`` for finite numbers > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 non_negative_int = int_at_least(0, "an integer >= 0")
 
 
@@ -85,7 +98,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         default=d.crop_margin,
         help=f"crop strategy: context kept around each group of holes, as a fraction of its size (default {d.crop_margin})",
     )
-    add_native_max_side_argument(p)
+    add_native_arguments(p)
     p.add_argument(
         "--mask-threshold",
         type=float,
@@ -106,14 +119,21 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_native_max_side_argument(p: argparse.ArgumentParser) -> None:
-    """``--native-max-side``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s default."""
+def add_native_arguments(p: argparse.ArgumentParser) -> None:
+    """``--native-max-side`` and ``--thin-side``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s defaults."""
     p.add_argument(
         "--native-max-side",
         type=positive_int,
         default=DEFAULT_OPTIONS.native_max_side,
         help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
         "full resolution; default 2x the model's resolution)",
+    )
+    p.add_argument(
+        "--thin-side",
+        type=positive_float,
+        default=DEFAULT_OPTIONS.thin_side,
+        help="holes about this many pixels thick or thinner run at full resolution, thicker ones at a scale of "
+        "THIN_SIDE/thickness (feed-forward models; default: dpinpaint.strategies.THIN_SIDE)",
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..options import DEFAULT_OPTIONS, STRATEGIES
 from .common import (
     add_inversion_arguments,
-    add_native_max_side_argument,
+    add_native_arguments,
     inpaint_options,
     non_negative_int,
     positive_int,
@@ -105,7 +105,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         choices=list(STRATEGIES),
         help=f"the model's strategy (default {DEFAULT_OPTIONS.strategy})",
     )
-    add_native_max_side_argument(p)
+    add_native_arguments(p)
     p.add_argument("--worst", type=non_negative_int, default=8, help="worst images saved per method (default 8)")
     p.add_argument("--no-fid", action="store_true", help="skip FID (it needs the eval extra and time)")
     p.add_argument("--device", default="auto")
