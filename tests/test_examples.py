@@ -256,3 +256,28 @@ def test_scoring_on_the_test_photos_reports_every_bar(tmp_path: Path) -> None:
     assert len(record["irregular-256"]) == len(record["irregular-768"]) == 20
     assert [len(record[k]) for k in ("scratch-full-size", "text-full-size", "scratch-held-out")] == [2, 2, 2]
     assert "| median |" in report and any(f"({b})" in report for b in ("Telea", "NS", "biharmonic"))
+
+
+@pytest.mark.slow
+def test_tuning_inference_settings_scores_each_candidate_on_validation(tmp_path: Path) -> None:
+    """tune_inference.py runs the baselines once and the model once per setting, and marks one choice per table."""
+    from dpinpaint import Inpainter
+    from dpinpaint.config import get_preset
+
+    model = tmp_path / "model"
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(model)
+    (tmp_path / "validation").mkdir()
+    for i in range(2):
+        _photo(tmp_path / "validation" / f"v{i}.png", i, (160, 120))
+    script = ROOT / "examples" / "demo" / "retrain" / "tune_inference.py"
+    args = [str(model), str(tmp_path / "validation"), "--output", str(tmp_path / "tune")]
+    _run([str(script), *args, "--native-max-sides", "64,128", "--thin-sides", "4,32"], tmp_path)
+    report = (tmp_path / "tune" / "tune.md").read_text()
+    assert report.count("**chosen**") == 2, report
+    assert "| 64" in report and "| 128" in report and "| 4" in report and "| 32" in report
+    assert report.count("/20 |") == 2 and report.count("/2 |") == 4  # 20 comparisons; 2 photos per kind
+    runs = sorted(p.name for p in (tmp_path / "tune").iterdir() if p.is_dir())
+    assert runs == [
+        "baselines-768", "native-128", "native-64", "scratch-baselines", "scratch-thin-32", "scratch-thin-4",
+        "text-baselines", "text-thin-32", "text-thin-4",
+    ]  # fmt: skip

@@ -53,30 +53,57 @@ def model_name(result: EvalResult, baselines: tuple[str, ...] = BASELINES) -> st
     return next(m for m in result.table if m not in baselines)
 
 
-def irregular(output: Path, data: Path, model: str, long_side: int, num: int) -> EvalResult:
-    """Irregular holes in :data:`GROUPS` at ``long_side``, the model and :data:`BASELINES`."""
-    return _evaluate(output, data, model, num, groups=GROUPS, baselines=BASELINES, long_side=long_side, worst=0)
+def irregular(
+    output: Path,
+    data: Path,
+    model: str | None,
+    long_side: int,
+    num: int,
+    baselines: tuple[str, ...] = BASELINES,
+    **options: Any,
+) -> EvalResult:
+    """Irregular holes in :data:`GROUPS` at ``long_side``, the model (None: none) and ``baselines``."""
+    return _evaluate(output, data, model, num, groups=GROUPS, baselines=baselines, long_side=long_side, **options)
 
 
-def thin(output: Path, data: Path, model: str, masks: str, num: int, worst: int = 0) -> EvalResult:
-    """One ``masks`` ("scratch" or "text") mask per photo at its own size, the model and :data:`THIN_BASELINES`
-    (``worst``: the worst results kept per method, as images)."""
-    return _evaluate(output, data, model, num, masks=masks, baselines=THIN_BASELINES, long_side="native", worst=worst)
+def thin(
+    output: Path,
+    data: Path,
+    model: str | None,
+    masks: str,
+    num: int,
+    baselines: tuple[str, ...] = THIN_BASELINES,
+    **options: Any,
+) -> EvalResult:
+    """One ``masks`` ("scratch" or "text") mask per photo at its own size, the model (None: none) and
+    ``baselines``; ``options``: ``worst`` (results kept as images) or the model's settings (``thin_side``, ...)."""
+    return _evaluate(output, data, model, num, masks=masks, baselines=baselines, long_side="native", **options)
 
 
-def _evaluate(output: Path, data: Path, model: str, num: int, **protocol: Any) -> EvalResult:
-    """The model's default settings, seed-0 masks, no FID (a few dozen photos are too few for it)."""
-    return evaluate(output, data, model=model, num=num, compute_fid=False, progress=False, **protocol)
+def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol: Any) -> EvalResult:
+    """Seed-0 masks, no FID (a few dozen photos are too few for it), no images kept unless ``worst``;
+    the model's default settings unless ``protocol`` holds some (``native_max_side``, ``thin_side``)."""
+    from dpinpaint.options import InpaintOptions
+
+    settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side") if k in protocol}
+    protocol.setdefault("worst", 0)
+    options = InpaintOptions(**settings) if settings else None
+    return evaluate(output, data, model=model, num=num, compute_fid=False, progress=False, options=options, **protocol)
 
 
-def against_best(result: EvalResult, baselines: tuple[str, ...] = BASELINES) -> list[Comparison]:
-    """Every column x :data:`METRICS` comparison of the model with the best of ``baselines``."""
+def against_best(
+    result: EvalResult, baselines: tuple[str, ...] = BASELINES, reference: EvalResult | None = None
+) -> list[Comparison]:
+    """Every column x :data:`METRICS` comparison of the model with the best of ``baselines``
+    (their figures from ``reference`` when given: a run of the baselines alone, on the same photos
+    and masks, so that runs of the model with other settings need not repeat them)."""
     model = model_name(result, baselines)
+    table = (reference or result).table
     out = []
     for column, metrics in result.table[model].items():
         for metric, sign in METRICS.items():
             ours = metrics.get(metric)
-            theirs = {b: result.table[b][column].get(metric) for b in baselines}
+            theirs = {b: table[b][column].get(metric) for b in baselines}
             if ours is None or any(v is None for v in theirs.values()):
                 continue
             best_method = max(theirs, key=lambda b: sign * float(theirs[b] or 0.0))
@@ -84,11 +111,14 @@ def against_best(result: EvalResult, baselines: tuple[str, ...] = BASELINES) -> 
     return out
 
 
-def per_photo(result: EvalResult, baseline: str = "opencv-telea") -> list[tuple[str, float, float]]:
-    """``(photo, model's hole PSNR, baseline's hole PSNR)`` for each photo of a one-column run."""
+def per_photo(
+    result: EvalResult, baseline: str = "opencv-telea", reference: EvalResult | None = None
+) -> list[tuple[str, float, float]]:
+    """``(photo, model's hole PSNR, baseline's hole PSNR)`` for each photo of a one-column run (the
+    baseline's from ``reference`` when given)."""
     model = model_name(result)
     by_photo: dict[str, dict[str, float]] = {}
-    for s in result.scores:
+    for s in [*result.scores, *(reference.scores if reference else [])]:
         by_photo.setdefault(s.image, {})[s.method] = s.hole_psnr
     return [(photo, v[model], v[baseline]) for photo, v in by_photo.items() if model in v and baseline in v]
 
