@@ -25,6 +25,11 @@ def test_is_lossless_webp_tells_the_two_kinds_apart(tmp_path: Path, alpha: bool)
     assert is_lossless_webp(tmp_path / "lossless.webp") is True
     assert is_lossless_webp(str(tmp_path / "lossy.webp")) is False
     assert is_lossless_webp(tmp_path / "photo.png") is False
+    frames = [Image.fromarray(_rgb(seed, alpha=alpha)) for seed in range(3)]
+    for lossless in (True, False):  # an animation: its first frame tells
+        path = tmp_path / f"anim-{lossless}.webp"
+        frames[0].save(path, save_all=True, append_images=frames[1:], lossless=lossless, quality=80)
+        assert b"ANMF" in path.read_bytes()[:200] and is_lossless_webp(path) is lossless
 
 
 def test_is_lossless_webp_on_short_files_and_file_objects(tmp_path: Path) -> None:

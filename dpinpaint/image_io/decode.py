@@ -115,7 +115,7 @@ WEBP_LOSSLESS_KEY = "dpinpaint_webp_lossless"
 
 
 def is_lossless_webp(source: str | os.PathLike[str] | IO[bytes]) -> bool:
-    """Whether ``source`` is a WebP file whose image is lossless (its image chunk is ``VP8L``).
+    """Whether ``source`` is a WebP file whose image (an animation's first frame) is lossless (``VP8L``).
 
     Reads only the chunk headers; False for any other file (or a WebP too short to tell). A file
     object is read from its start and left where it was.
@@ -135,6 +135,9 @@ def is_lossless_webp(source: str | os.PathLike[str] | IO[bytes]) -> bool:
             kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
             if kind in (b"VP8L", b"VP8 "):
                 return kind == b"VP8L"
+            if kind == b"ANMF":  # an animation: its first frame's chunks follow the 16-byte frame header
+                source.seek(16, 1)
+                continue
             source.seek(size + (size & 1), 1)  # chunks are padded to an even length
         return False
     finally:
