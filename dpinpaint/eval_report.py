@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from .errors import InvalidInputError
 from .files import atomic_write
 
 __all__ = ["ImageScore", "EvalResult", "format_table", "write_report", "METRICS"]
@@ -60,6 +61,30 @@ class EvalResult:
             indent=2,
             default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v,
         )
+
+    @classmethod
+    def from_json(cls, text: str) -> EvalResult:
+        """The result :meth:`to_json` wrote (an evaluation's ``report.json``), read back.
+
+        Raises:
+            InvalidInputError: ``text`` is not such a report.
+        """
+        try:
+            data = json.loads(text)
+            rows: list[dict[str, Any]] = [
+                {k: math.nan if v is None and k in _FLOAT_SCORES else v for k, v in s.items()} for s in data["scores"]
+            ]
+            scores = [ImageScore(**row) for row in rows]
+            table, meta = data["table"], data.get("meta", {})
+            if not isinstance(table, dict) or not isinstance(meta, dict):
+                raise TypeError("its table and meta must be objects")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(f"not a dpinpaint evaluation report (report.json): {exc}") from exc
+        return cls(table, scores, meta)
+
+
+#: The float fields of :class:`ImageScore` (``report.json`` writes their NaNs as null).
+_FLOAT_SCORES = {f.name for f in fields(ImageScore) if f.type in (float, "float")}
 
 
 def _cell(metric: str, value: float | None) -> str:

@@ -86,6 +86,26 @@ def test_evaluate_model_and_baselines(setup: Path, tmp_path: Path) -> None:
     assert _untimed(again.table["opencv-telea"]) == _untimed(result.table["opencv-telea"])  # seeded masks
 
 
+def test_a_saved_report_reads_back_as_the_result(setup: Path, tmp_path: Path) -> None:
+    from dpinpaint.errors import InvalidInputError
+    from dpinpaint.eval_report import EvalResult
+
+    result = evaluate(tmp_path / "r", setup / "data", baselines=["opencv-telea"], num=2, size=64,
+                      compute_fid=False, progress=False, groups=[(0.1, 0.2)])  # fmt: skip
+    back = EvalResult.from_json((tmp_path / "r" / "report.json").read_text())
+    assert back.table == json.loads(result.to_json())["table"] and back.meta["images"] == 2
+    assert [(s.image, s.method, s.l1, s.hole_psnr) for s in back.scores] == [
+        (s.image, s.method, s.l1, s.hole_psnr) for s in result.scores
+    ]
+    assert all(math.isnan(s.hole_psnr) for s in EvalResult.from_json(
+        '{"table": {}, "scores": [{"method": "m", "group": "g", "image": "i", "mask_index": 0, "hole_ratio": 0.1, '
+        '"l1": 0.1, "ssim": 0.5, "psnr": 20.0, "hole_psnr": null}]}'
+    ).scores)  # fmt: skip
+    for bad in ("", "[]", '{"table": {}}', '{"table": [], "scores": []}', '{"table": {}, "scores": [{"x": 1}]}'):
+        with pytest.raises(InvalidInputError, match="not a dpinpaint evaluation report"):
+            EvalResult.from_json(bad)
+
+
 def test_feedforward_only_model_reports_no_inversion(setup: Path, tmp_path: Path) -> None:
     Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(tmp_path / "ff")
     result = evaluate(tmp_path / "r", setup / "data", model=str(tmp_path / "ff"), num=1, groups=[(0.1, 0.2)],

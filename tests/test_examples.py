@@ -226,6 +226,15 @@ def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     table = (tmp_path / "choose" / "choice.md").read_text()
     assert f"| {best['name']} **chosen** |" in table and table.count("**chosen**") == 1
 
+    def no_new_runs(*args: object, **kwargs: object) -> None:
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(sys.modules["scoring"], "evaluate", no_new_runs)  # the saved scores are read back
+    assert module.main([*argv, "--last", "1"]) == 0
+    assert [s["name"] for s in json.loads((tmp_path / "choose" / "choice.json").read_text())] == ["step-00000200"]
+    with pytest.raises(AssertionError, match="scored again"):  # another protocol (fewer photos): run again
+        module.main([*argv, "--num", "1"])
+
 
 @pytest.mark.slow
 def test_scoring_on_the_test_photos_reports_every_bar(tmp_path: Path) -> None:

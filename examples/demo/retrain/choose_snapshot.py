@@ -10,7 +10,9 @@ Telea and Navier-Stokes and scikit-image's biharmonic inpainting:
 A snapshot's score is the number of its wins against the best baseline (hole PSNR, PSNR, SSIM,
 relative l1, per group and on average: 20 comparisons), then the number of photos where its
 scratch hole PSNR beats Telea's, then its mean hole-PSNR margin. The table is written to
-``OUTPUT/choice.md`` and the chosen folder printed::
+``OUTPUT/choice.md`` and the chosen folder printed. Scores already in ``OUTPUT`` (the same
+snapshot files, photos and protocol) are read back, so snapshots can be scored as a run makes
+them and again at its end for the price of the new ones::
 
     python examples/demo/retrain/choose_snapshot.py runs/demo/snapshots demo-data/validation --output choose/
 """
@@ -66,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, required=True, help="where the reports and choice.md go")
     parser.add_argument("--num", type=int, default=100, help="photos used (the first N; default 100)")
     parser.add_argument("--also", type=Path, action="append", default=[], help="another checkpoint to compare")
+    parser.add_argument("--last", type=int, default=0, help="only the last N snapshots (by step; default all)")
     args = parser.parse_args(argv)
     folders = sorted(
         (p for p in args.snapshots.iterdir() if (p / "config.json").is_file()),
         key=lambda p: int(p.name.rsplit("-", 1)[-1]) if p.name.rsplit("-", 1)[-1].isdigit() else -1,
     )
+    folders = folders[-args.last :] if args.last > 0 else folders
     folders += args.also
     if not folders:
         print(f"no checkpoint folders in {args.snapshots}", file=sys.stderr)

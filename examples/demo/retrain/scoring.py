@@ -13,6 +13,7 @@ Both go through :func:`dpinpaint.evaluate.evaluate`, so through the public ``inp
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +83,34 @@ def thin(
 
 def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol: Any) -> EvalResult:
     """Seed-0 masks, no FID (a few dozen photos are too few for it), no images kept unless ``worst``;
-    the model's default settings unless ``protocol`` holds some (``native_max_side``, ``thin_side``)."""
+    the model's default settings unless ``protocol`` holds some (``native_max_side``, ``thin_side``).
+
+    A run whose ``output`` already holds the report of the same protocol (the same photos, model
+    files, masks and settings: ``protocol.json``) is read back instead of run again, so that the
+    snapshots of a run can be scored as they come, across sessions.
+    """
     from dpinpaint.options import InpaintOptions
 
+    key = json.dumps({"data": _files(data), "model": model, "weights": _files(model), "num": num, **protocol},
+                     sort_keys=True, default=str)  # fmt: skip
+    saved = output / "protocol.json"
+    if saved.is_file() and (output / "report.json").is_file() and saved.read_text(encoding="utf-8") == key:
+        return EvalResult.from_json((output / "report.json").read_text(encoding="utf-8"))
     settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side") if k in protocol}
     protocol.setdefault("worst", 0)
     options = InpaintOptions(**settings) if settings else None
-    return evaluate(output, data, model=model, num=num, compute_fid=False, progress=False, options=options, **protocol)
+    result = evaluate(
+        output, data, model=model, num=num, compute_fid=False, progress=False, options=options, **protocol
+    )
+    saved.write_text(key, encoding="utf-8")
+    return result
+
+
+def _files(folder: str | Path | None) -> list[tuple[str, int, int]] | None:
+    """``(name, size, mtime in ns)`` of a folder's files (None for a model name or no model)."""
+    if folder is None or not Path(folder).is_dir():
+        return None
+    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(Path(folder).iterdir()) if p.is_file()]
 
 
 def against_best(
