@@ -83,7 +83,7 @@ class EvalResult:
         return cls(table, scores, meta)
 
 
-#: The float fields of :class:`ImageScore` (``report.json`` writes their NaNs as null).
+#: The float fields of :class:`ImageScore` (a missing value is NaN; read back from null too).
 _FLOAT_SCORES = {f.name for f in fields(ImageScore) if f.type in (float, "float")}
 
 

@@ -34,6 +34,7 @@ from .errors import (
 )
 from .hub_network import (
     DEADLINE_VARIABLE,
+    DEFAULT_DEADLINE,
     call_with_deadline,
     endpoint_reachable,
     hub_deadline,
@@ -45,6 +46,7 @@ __all__ = [  # the registry's names too, for code that imports them from here
     "PretrainedModel",
     "PRETRAINED",
     "DEADLINE_VARIABLE",
+    "DEFAULT_DEADLINE",
     "bundled_folder",
     "call_with_deadline",
     "check_file_metadata",

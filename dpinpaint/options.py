@@ -173,6 +173,8 @@ class InpaintOptions:
             isinstance(thin, bool) or not isinstance(thin, numbers.Real) or not 0 < thin < math.inf
         ):
             raise InvalidInputError(f"thin_side must be a positive number of pixels or None, got {thin!r}")
+        if thin is not None:  # a plain float (a numpy scalar would not go into JSON reports)
+            object.__setattr__(self, "thin_side", float(thin))
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64):
             raise InvalidInputError(f"seed must be None or an integer in -2**63..2**64-1 (torch's range), got {seed!r}")

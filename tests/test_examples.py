@@ -285,6 +285,12 @@ def test_tuning_inference_settings_scores_each_candidate_on_validation(tmp_path:
     assert report.count("**chosen**") == 2, report
     assert "| 64" in report and "| 128" in report and "| 4" in report and "| 32" in report
     assert report.count("/20 |") == 2 and report.count("/2 |") == 4  # 20 comparisons; 2 photos per kind
+    for bad, message in (
+        (["--thin-sides", "4,0"], "positive numbers"),
+        (["--native-max-sides", "64.5"], "whole numbers"),
+    ):
+        proc = subprocess.run([sys.executable, str(script), *args, *bad], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr  # refused before anything runs
     runs = sorted(p.name for p in (tmp_path / "tune").iterdir() if p.is_dir())
     assert runs == [
         "baselines-768", "native-128", "native-64", "scratch-baselines", "scratch-thin-32", "scratch-thin-4",

@@ -67,6 +67,9 @@ def test_a_lossless_webp_result_is_written_losslessly(tmp_path: Path) -> None:
     assert is_lossless_webp(tmp_path / "out.webp")
     with Image.open(tmp_path / "out.webp") as back:
         np.testing.assert_array_equal(np.asarray(back), pixels)
+    # A quality asked for means a lossy file at that quality.
+    notes = save_image(image, tmp_path / "q.webp", quality=60)
+    assert not is_lossless_webp(tmp_path / "q.webp") and "at quality 60" in notes[0]
     # Asked for, a lossy WebP still is; a lossy source stays lossy.
     notes = save_image(image, tmp_path / "small.webp", lossless=False, png_hint="use --format png")
     assert not is_lossless_webp(tmp_path / "small.webp")
@@ -75,3 +78,35 @@ def test_a_lossless_webp_result_is_written_losslessly(tmp_path: Path) -> None:
     lossy = read_image(tmp_path / "lossy.webp")
     assert WEBP_LOSSLESS_KEY not in lossy.pil_info
     assert "save it as PNG to keep them" in save_image(lossy.to_output(), tmp_path / "o.webp")[0]
+
+
+def test_a_lossless_webp_read_from_a_pipe_is_still_known_as_lossless(tmp_path: Path) -> None:
+    from dpinpaint.image_io import decode_image
+
+    Image.fromarray(_rgb(3)).save(tmp_path / "a.webp", lossless=True)
+
+    class Pipe(io.RawIOBase):  # a stream that cannot seek, like a pipe
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+            return self._data.readinto(buffer)
+
+    image, _ = decode_image(Pipe((tmp_path / "a.webp").read_bytes()), "a pipe")
+    assert image.info.get(WEBP_LOSSLESS_KEY) is True and image.size == (32, 24)
+
+
+def test_the_names_that_moved_are_importable_where_they_were() -> None:
+    import dpinpaint.hub as hub
+    import dpinpaint.image_io.read as read
+    from dpinpaint import hub_network
+    from dpinpaint.image_io import decode
+
+    for name in ("DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "JPEG_TABLES_KEY", "WEBP_LOSSLESS_KEY", "check_pixels",
+                 "max_pixels", "decode_image", "open_image_file", "read_sixteen_bit_colour"):  # fmt: skip
+        assert getattr(read, name) is getattr(decode, name)
+    for name in ("DEADLINE_VARIABLE", "DEFAULT_DEADLINE", "call_with_deadline", "endpoint_reachable", "hub_deadline"):
+        assert getattr(hub, name) is getattr(hub_network, name)

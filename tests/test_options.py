@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import subprocess
 import sys
 
@@ -62,6 +63,11 @@ def test_cli_options_object_equals_the_defaults_and_leaves_out_evaluates_mask_se
     assert inpaint_options(args) == InpaintOptions(strategy="crop", inversion=InversionConfig("hybrid", 7))
     args = build_parser().parse_args(["evaluate", "--data", "d", "--output", "o", "--thin-side", "12.5"])
     assert inpaint_options(args, exclude=("seed",)) == InpaintOptions(thin_side=12.5)
+    import numpy as np
+
+    numpy_side = InpaintOptions(thin_side=np.float32(12.5))
+    assert type(numpy_side.thin_side) is float and numpy_side == InpaintOptions(thin_side=12.5)
+    json.dumps(numpy_side.to_dict())  # reports hold plain numbers
     for bad in ("0", "-2", "inf", "nan", "wide"):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--thin-side", bad])

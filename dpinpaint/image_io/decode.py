@@ -11,6 +11,7 @@ write a result as close to its source as the format allows: :data:`JPEG_TABLES_K
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -188,6 +189,8 @@ def decode_image(source: str | os.PathLike[str] | IO[bytes], label: str) -> tupl
     Raises:
         ImageReadError: truncated, too large or not an image.
     """
+    if not isinstance(source, str | os.PathLike) and not source.seekable():
+        source = io.BytesIO(source.read())  # what Pillow would do; kept, so the file can be looked at again
     try:
         with Image.open(source) as im:
             check_pixels(im.width * im.height, f"{im.width}x{im.height}", label, ImageReadError)  # before decoding

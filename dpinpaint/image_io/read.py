@@ -31,6 +31,7 @@ from ..strategies import Window
 from .decode import (
     DEFAULT_MAX_PIXELS,
     JPEG_TABLES_KEY,
+    MAX_PIXELS_ENV,
     WEBP_LOSSLESS_KEY,
     check_pixels,
     decode_image,
@@ -49,6 +50,7 @@ __all__ = [
     "check_pixels",
     "max_pixels",
     "DEFAULT_MAX_PIXELS",
+    "MAX_PIXELS_ENV",
     "JPEG_TABLES_KEY",
     "WEBP_LOSSLESS_KEY",
     "LUMA_WEIGHTS",

@@ -37,7 +37,7 @@ def save_image(
     quantisation tables and chroma subsampling (re-encoding then changes about 1% of the observed
     values by a level or two, instead of about 40% at quality 95), else 95. ``lossless``: whether a
     WebP output is written losslessly (every pixel as given; ``quality`` is then the compression
-    effort); None: when the image was decoded from a lossless WebP file (what
+    effort); None: when the image was decoded from a lossless WebP file and no ``quality`` is given (what
     :func:`~dpinpaint.image_io.read_image` and the inpainting results of a path keep in ``info``).
     ``png_hint``: how the notes tell the caller's user to get a PNG instead (the CLI says
     ``use --format png``).
@@ -59,8 +59,8 @@ def save_image(
             )
         image = Image.fromarray(image)
     info = dict(image.info)
-    if lossless is None:
-        lossless = bool(info.get(WEBP_LOSSLESS_KEY))
+    if lossless is None:  # a quality asked for means a lossy file at that quality
+        lossless = bool(info.get(WEBP_LOSSLESS_KEY)) and quality is None
     if fmt in ("JPEG", "WEBP") and image.mode in ("I;16", "I"):
         # Image.convert("L") clips 16-bit values at 255 (a near-white image): scale to 8 bits instead.
         notes.append(f"16-bit image written with 8 bits: {fmt} has no 16-bit mode ({png_hint} to keep it)")

@@ -1,6 +1,6 @@
 """Gather the photos that train, validate and test the bundled ``demo`` model; no network needed.
 
-Three sets, kept apart on purpose:
+The sets, kept apart on purpose:
 
 - ``photos``: photographs shipped by Debian packages (``PACKAGE_PHOTOS``: install them with
   ``apt-get install`` + the package names), split **by photo** into ``train`` and ``validation``
@@ -8,7 +8,8 @@ Three sets, kept apart on purpose:
   go to ``train``: the current demo learned from them, so they cannot validate it), copied
   unchanged with a ``photos.json`` manifest (package, source path, size, split). Near-duplicates
   (same 16x16 thumbnail within a tolerance) stay together in one split, and a photo that looks
-  like a held-out one is left out. Desktop wallpaper and background packages are never used.
+  like a test photo (held-out, or a wallpaper below when mate-backgrounds is installed) is left
+  out. Desktop wallpaper and background packages never train or validate.
 - ``crops``: training crops of a folder of photos (``photos``' ``train`` split) at ``--size``
   (256 by default): random scales (a crop side between ``--min-scale`` and 1 times the photo's
   short side), positions and horizontal flips, ``--crops`` per photo, written as PNG.
@@ -297,6 +298,13 @@ def heldout_paths() -> list[Path]:
     return paths
 
 
+def test_paths() -> list[Path]:
+    """Every test photo a training or validation photo must not look like: the held-out photos,
+    and the full-size wallpapers when their package is installed."""
+    walls = [WALLPAPERS / name for name in WALLPAPER_PHOTOS]
+    return heldout_paths() + [p for p in walls if p.is_file()]
+
+
 def check_disjoint(train: list[Path], heldout: list[Path], tolerance: float = 6.0) -> None:
     """Exit if a training photo's thumbnail is within ``tolerance`` (mean grey levels) of a held-out one's."""
     held = {p: thumbnail(open_rgb(p)) for p in heldout}
@@ -327,7 +335,7 @@ def gather_train(output: Path, size: int, crops: int, min_scale: float, seed: in
     missing = [str(p) for p in photos if not p.is_file()]
     if missing:
         raise SystemExit(f"opencv-doc photos not found ({len(missing)}, e.g. {missing[0]}): apt-get install opencv-doc")
-    check_disjoint(photos, heldout_paths())
+    check_disjoint(photos, test_paths())
     output.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for path, rel in zip(photos, OPENCV_PHOTOS, strict=True):
@@ -409,7 +417,7 @@ def split_photos(items: list[tuple[str, Path]], heldout: list[Path], tolerance: 
 
 def gather_photos(output: Path) -> dict:
     items = gathered_photos()
-    split = split_photos(items, heldout_paths())
+    split = split_photos(items, test_paths())
     manifest = []
     for pkg, path in items:
         entry = {"package": pkg, "source": str(path), "split": split[path]}

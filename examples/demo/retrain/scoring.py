@@ -89,13 +89,16 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     files, masks and settings: ``protocol.json``) is read back instead of run again, so that the
     snapshots of a run can be scored as they come, across sessions.
     """
+    from dpinpaint import __version__
     from dpinpaint.options import InpaintOptions
 
-    key = json.dumps({"data": _files(data), "model": model, "weights": _files(model), "num": num, **protocol},
-                     sort_keys=True, default=str)  # fmt: skip
+    weights = _files(_model_folder(model))
+    key = json.dumps({"data": _files(data), "model": model, "weights": weights, "num": num, "dpinpaint": __version__,
+                      **protocol}, sort_keys=True, default=str)  # fmt: skip
     saved = output / "protocol.json"
     if saved.is_file() and (output / "report.json").is_file() and saved.read_text(encoding="utf-8") == key:
         return EvalResult.from_json((output / "report.json").read_text(encoding="utf-8"))
+    saved.unlink(missing_ok=True)  # a run that dies leaves no key beside a stale report
     settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side") if k in protocol}
     protocol.setdefault("worst", 0)
     options = InpaintOptions(**settings) if settings else None
@@ -107,10 +110,21 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
 
 
 def _files(folder: str | Path | None) -> list[tuple[str, int, int]] | None:
-    """``(name, size, mtime in ns)`` of a folder's files (None for a model name or no model)."""
+    """``(path, size, mtime in ns)`` of every file under a folder (None for no folder)."""
     if folder is None or not Path(folder).is_dir():
         return None
-    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(Path(folder).iterdir()) if p.is_file()]
+    root = Path(folder)
+    return [(p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()]  # fmt: skip
+
+
+def _model_folder(model: str | None) -> Path | None:
+    """The folder of a checkpoint path or of a bundled model's name (None otherwise)."""
+    if model is None or Path(model).is_dir():
+        return None if model is None else Path(model)
+    from dpinpaint.registry import PRETRAINED, bundled_folder
+
+    return bundled_folder(model) if model in PRETRAINED and PRETRAINED[model].bundled else None
 
 
 def against_best(

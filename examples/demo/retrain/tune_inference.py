@@ -30,8 +30,20 @@ THIN_SIDES = (4.0, 8.0, 16.0, 32.0, 64.0)
 LONG_SIDE = 768
 
 
-def _numbers(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
+def _sides(text: str) -> list[int]:
+    """``--native-max-sides``: positive whole numbers of pixels."""
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if not values or any(not (v >= 1 and v == int(v)) for v in values):
+        raise argparse.ArgumentTypeError(f"expected whole numbers of pixels, e.g. 128,256, got {text!r}")
+    return [int(v) for v in values]
+
+
+def _thicknesses(text: str) -> list[float]:
+    """``--thin-sides``: positive numbers of pixels."""
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if not values or any(not 0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers of pixels, e.g. 4,8,16, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,15 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help="the VALIDATION photos (never the test photos)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--num", type=int, default=100, help="photos used (the first N; default 100)")
-    parser.add_argument("--native-max-sides", default=",".join(map(str, NATIVE_MAX_SIDES)))
-    parser.add_argument("--thin-sides", default=",".join(f"{v:g}" for v in THIN_SIDES))
+    parser.add_argument("--native-max-sides", type=_sides, default=list(NATIVE_MAX_SIDES))
+    parser.add_argument("--thin-sides", type=_thicknesses, default=list(THIN_SIDES))
     args = parser.parse_args(argv)
     out: Path = args.output
     lines = [f"# Inference settings of `{args.model}` on {args.data} (validation)", ""]
 
     reference = irregular(out / "baselines-768", args.data, None, LONG_SIDE, args.num)
     rows = []
-    for side in (int(v) for v in _numbers(args.native_max_sides)):
+    for side in args.native_max_sides:
         result = irregular(out / f"native-{side}", args.data, args.model, LONG_SIDE, args.num, (), native_max_side=side)
         comparisons = against_best(result, BASELINES, reference)
         margin = next(c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average")
@@ -66,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("scratch", "text")
     bases = {m: thin(out / f"{m}-baselines", args.data, None, m, args.num, THIN_BASELINES) for m in kinds}
     scored = []  # (total wins, sum of medians, value, {kind: (wins, photos, median)})
-    for value in _numbers(args.thin_sides):
+    for value in args.thin_sides:
         per_kind = {}
         for m in kinds:
-            result = thin(out / f"{m}-thin-{value:g}", args.data, args.model, m, args.num, (), thin_side=value)
+            result = thin(
+                out / f"{m}-thin-{value:g}", args.data, args.model, m, args.num, (), thin_side=value,
+                native_max_side=best_side,
+            )  # fmt: skip
             pairs = per_photo(result, "opencv-telea", bases[m])
             per_kind[m] = (sum(o > t for _, o, t in pairs), len(pairs), median([o for _, o, _ in pairs]))
         scored.append(
@@ -78,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     best = max(scored, key=lambda r: (r[0], r[1]))[2]
     telea = {m: median([s.hole_psnr for s in bases[m].scores if s.method == "opencv-telea"]) for m in kinds}
     lines += [
-        "## thin_side: scratches and text strokes at the photos' own size against Telea",
+        f"## thin_side (with native_max_side {best_side}): scratches and text strokes at the photos' own size "
+        "against Telea",
         "",
         f"Telea's median hole PSNR: scratches {telea['scratch']:.2f} dB, text {telea['text']:.2f} dB.",
         "",
