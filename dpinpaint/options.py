@@ -29,11 +29,16 @@ __all__ = [
     "DAMAGE_KINDS",
     "EVAL_MASK_KINDS",
     "BASELINES",
+    "BLENDS",
 ]
 
 #: How an image of any size meets the network (:mod:`dpinpaint.strategies`).
 STRATEGIES = ("auto", "resize", "crop", "native")
 Strategy = Literal["auto", "resize", "crop", "native"]
+
+#: How a window's fill meets the observed pixels: Poisson blending, or the paper's plain composite (Eq. 5).
+BLENDS: tuple[str, ...] = ("poisson", "none")
+Blend = Literal["poisson", "none"]
 
 #: GAN inversion methods (:mod:`dpinpaint.inversion`, the paper's Table 3) and their losses.
 METHODS: tuple[str, ...] = ("learned", "optimize", "hybrid")
@@ -98,6 +103,7 @@ class InpaintKwargs(TypedDict, total=False):
     crop_margin: float
     native_max_side: int | None
     thin_side: float | None
+    blend: Blend
     seed: int | None
     inversion: str
     steps: int
@@ -129,6 +135,10 @@ class InpaintOptions:
             pixels thick or thinner (a scratch, a wire) are filled at the image's own resolution,
             thicker ones at a scale of ``thin_side / thickness`` (never below ``native_max_side``'s).
             None: :data:`~dpinpaint.strategies.THIN_SIDE` (chosen on the demo's validation photos).
+        blend: ``"poisson"`` (default): each window's fill is Poisson-blended into the observed
+            pixels around its holes (:func:`dpinpaint.ops.poisson_blend`: the fill's offset from them
+            at the holes' edge is spread smoothly over the holes, so no seam or colour cast is left
+            along a scratch); ``"none"``: the paper's composite (Eq. 5), the fill's own pixels.
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).
@@ -144,6 +154,7 @@ class InpaintOptions:
     crop_margin: float = 0.5
     native_max_side: int | None = None
     thin_side: float | None = None
+    blend: Blend = "poisson"
     seed: int | None = None
     inversion: InversionConfig = field(default_factory=InversionConfig)
 
@@ -175,6 +186,8 @@ class InpaintOptions:
             raise InvalidInputError(f"thin_side must be a positive number of pixels or None, got {thin!r}")
         if thin is not None:  # a plain float (a numpy scalar would not go into JSON reports)
             object.__setattr__(self, "thin_side", float(thin))
+        if not isinstance(self.blend, str) or self.blend not in BLENDS:
+            raise InvalidInputError(f"blend must be one of {', '.join(map(repr, BLENDS))}, got {self.blend!r}")
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64):
             raise InvalidInputError(f"seed must be None or an integer in -2**63..2**64-1 (torch's range), got {seed!r}")

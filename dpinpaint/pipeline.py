@@ -5,7 +5,8 @@
 1. :func:`prepare`: decode the image and mask, plan the windows
    (:mod:`dpinpaint.strategies`) and cut each window's network input -> :class:`Prepared`;
 2. :func:`run_windows`: run the network over the windows of one or more prepared images, in
-   batches -> :class:`WindowOutputs`;
+   batches, and blend each fill into its window's observed pixels (:func:`blend_windows`, unless
+   ``blend="none"``) -> :class:`WindowOutputs`;
 3. :func:`finish`: paste each window's fill into a copy of the input (observed pixels bit for
    bit) -> the image, or an :class:`InpaintResult` with the intermediate tensors.
 
@@ -27,6 +28,7 @@ from .image_io import ImageData, OutputType, read_image
 from .inversion import initial_latent, optimize_latent
 from .masks import read_mask
 from .models import DualPathNet
+from .ops import poisson_blend
 from .options import InpaintOptions
 from .strategies import (
     Window,
@@ -141,7 +143,7 @@ class Prepared:
 class WindowOutputs:
     """What the network made of a list of windows, on the CPU, in the windows' order.
 
-    ``output`` is the composited result in [-1, 1] per window (``(N, 3, h, w)``, or a list of
+    ``output`` is the composited (or Poisson-blended) result in [-1, 1] per window (``(N, 3, h, w)``, or a list of
     ``(3, h, w)`` when sizes differ); ``generated`` / ``inversion`` are ``I_g`` / ``I_s`` in
     [0, 1] (None where the model lacks the path), ``latent`` the W+ codes. With details:
     ``masked`` (the input in [0, 1]), ``known``, ``offsets`` / ``modulations`` ``{r: (N, ...)}``
@@ -324,8 +326,9 @@ def run_windows(
                 losses = torch.stack(trace.losses, dim=1).float().cpu()
             with torch.inference_mode():
                 out = model(image, known, latent=latent, noise_mode=noise)
+                output = blend_windows(out.fill, image, known) if options.blend == "poisson" else out.output
             part = WindowOutputs(
-                output=out.output.float().cpu(),
+                output=output.float().cpu(),
                 generated=_to_01(out.generated),
                 inversion=_to_01(out.inversion),
                 latent=None if out.latent is None else out.latent.float().cpu(),
@@ -336,6 +339,21 @@ def run_windows(
                 part.modulations = {r: t.float().cpu() for r, t in out.modulations.items()}
             parts.append(part)
     return WindowOutputs.concat(parts)
+
+
+def blend_windows(fill: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Each window's ``fill`` Poisson-blended into the observed pixels of ``image`` (see
+    :func:`dpinpaint.ops.poisson_blend`), in the fill's dtype.
+
+    Args:
+        fill, image: ``(N, 3, h, w)`` in [-1, 1]; ``known``: ``(N, 1, h, w)`` in {0, 1}.
+
+    Returns:
+        ``(N, 3, h, w)``: ``image`` where ``known``, the blended fill elsewhere.
+    """
+    hole = known[:, 0] < 0.5
+    blended = [poisson_blend(f.float(), x.float(), h) for f, x, h in zip(fill, image, hole, strict=True)]
+    return torch.where(hole[:, None], torch.stack(blended).to(image.dtype), image)
 
 
 def finish(

@@ -95,8 +95,9 @@ def _hole_psnr(gt: np.ndarray, out: np.ndarray, hole: np.ndarray) -> float:
 def test_demo_weights_are_learned_on_a_held_out_photo(demo: Inpainter) -> None:
     """A held-out photo (scikit-image's coffee, never trained on) with a 20-30% irregular hole.
 
-    The trained weights fill far better than the same network untrained and than the mean colour
-    (here: 16.7 dB in the hole against 9.1 and 11.6; OpenCV's Telea gets 16.9 on this photo).
+    The network's own fill (``blend="none"``) is far better trained than untrained (17.9 dB in the
+    hole against 8.7); blended into the photo as by default, it beats the mean colour (11.6) and
+    OpenCV's Telea (16.9) with 18.1 dB.
     """
     skdata = pytest.importorskip("skimage.data")
     from dpinpaint.masks import generate_mask
@@ -106,14 +107,16 @@ def test_demo_weights_are_learned_on_a_held_out_photo(demo: Inpainter) -> None:
     out = demo.inpaint(photo, hole)
     assert out.shape == photo.shape and out.dtype == np.uint8
     assert np.array_equal(out[~hole], photo[~hole])  # observed pixels bit-identical
-    untrained = Inpainter.from_config("demo", seed=0, device="cpu").inpaint(photo, hole)
+    raw = demo.inpaint(photo, hole, blend="none")
+    untrained = Inpainter.from_config("demo", seed=0, device="cpu").inpaint(photo, hole, blend="none")
+    assert _hole_psnr(photo, raw, hole) > _hole_psnr(photo, untrained, hole) + 5.0
     mean_fill = photo.copy()
     mean_fill[hole] = photo[~hole].mean(axis=0).round().astype(np.uint8)
     ours = _hole_psnr(photo, out, hole)
-    assert ours > _hole_psnr(photo, untrained, hole) + 5.0
+    assert ours > _hole_psnr(photo, raw, hole)  # the blend removes the fill's offset at the hole's edge
     assert ours > _hole_psnr(photo, mean_fill, hole) + 3.0
     telea = cv2.inpaint(photo, hole.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
-    assert ours > _hole_psnr(photo, telea, hole) - 2.0  # within reach of OpenCV (docs/demo-eval.md)
+    assert ours > _hole_psnr(photo, telea, hole)
 
 
 @pytest.mark.slow

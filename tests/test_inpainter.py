@@ -20,6 +20,7 @@ from dpinpaint.errors import (
     InvalidInputError,
     ModelNotFoundError,
 )
+from dpinpaint.ops import poisson_blend
 
 
 @pytest.fixture(scope="module")
@@ -122,16 +123,19 @@ def test_from_pretrained_errors(tmp_path: Path) -> None:
 
 
 # -- inpaint ----------------------------------------------------------------------------------
-def test_fill_is_the_network_output(inp: Inpainter) -> None:
-    """At the model's own size with "resize", the fill is exactly the network's output, quantised."""
+@pytest.mark.parametrize("blend", ["none", "poisson"])
+def test_fill_is_the_network_output(inp: Inpainter, blend: str) -> None:
+    """At the model's own size with "resize", the fill is exactly the network's output (Eq. 5's composite,
+    or the fill Poisson-blended into the observed pixels), quantised."""
     image, mask = _image(64, 64), _mask(64, 64, [(10, 12, 20, 25)])
-    result = inp.inpaint(image, mask, strategy="resize", return_details=True)
+    result = inp.inpaint(image, mask, strategy="resize", blend=blend, return_details=True)
     hole = mask > 0
     x = torch.from_numpy(image).permute(2, 0, 1).float()[None] / 255.0
     known = torch.from_numpy(~hole).float()[None, None]
     with torch.no_grad():
-        out = inp.model((x * 2 - 1) * known, known).output
-    expected = torch.round(((out[0] + 1) / 2).clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        out = inp.model((x * 2 - 1) * known, known)
+    filled = out.output[0] if blend == "none" else poisson_blend(out.fill[0], x[0] * 2 - 1, torch.from_numpy(hole))
+    expected = torch.round(((filled + 1) / 2).clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
     assert np.array_equal(result.image[hole], expected[hole])
     assert np.array_equal(result.image[~hole], image[~hole])
     assert result.strategy == ["resize"] and len(result.windows) == 1

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import ModelConfig, get_preset, list_presets
-from ..options import DEFAULT_OPTIONS, LOSSES, METHODS, STRATEGIES, InpaintOptions
+from ..options import BLENDS, DEFAULT_OPTIONS, LOSSES, METHODS, STRATEGIES, InpaintOptions
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_native_arguments(p: argparse.ArgumentParser) -> None:
-    """``--native-max-side`` and ``--thin-side``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s defaults."""
+    """``--native-max-side``, ``--thin-side`` and ``--blend``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s
+    defaults."""
     p.add_argument(
         "--native-max-side",
         type=positive_int,
@@ -134,6 +135,13 @@ def add_native_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_OPTIONS.thin_side,
         help="holes about this many pixels thick or thinner run at full resolution, thicker ones at a scale of "
         "THIN_SIDE/thickness (feed-forward models; default: dpinpaint.strategies.THIN_SIDE)",
+    )
+    p.add_argument(
+        "--blend",
+        default=DEFAULT_OPTIONS.blend,
+        choices=list(BLENDS),
+        help="poisson: blend each fill into the pixels around its holes (no seam or colour cast); none: the "
+        f"paper's plain composite, the network's own pixels (default {DEFAULT_OPTIONS.blend})",
     )
 
 

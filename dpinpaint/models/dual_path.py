@@ -49,6 +49,15 @@ class DualPathOutput:
     offsets: dict[int, torch.Tensor] = field(default_factory=dict)
     modulations: dict[int, torch.Tensor] = field(default_factory=dict)
 
+    @property
+    def fill(self) -> torch.Tensor:
+        """The image the holes are filled from, before compositing: ``generated`` (``I_g``) when the
+        model has the feed-forward path, else ``inversion`` (``I_s``)."""
+        fill = self.generated if self.generated is not None else self.inversion
+        if fill is None:  # unreachable: ModelConfig always builds at least one path
+            raise RuntimeError("no path produced an image")
+        return fill
+
 
 class DualPathNet(nn.Module):
     """Dual-path inpainting network built from a :class:`~dpinpaint.ModelConfig`.
@@ -148,13 +157,8 @@ class DualPathNet(nn.Module):
             out.inversion, features = self.synthesize(latent, noise_mode)
         if self.config.uses_feedforward:
             out.generated, out.offsets, out.modulations = self.feedforward(masked, known, features)
-            fill: torch.Tensor | None = out.generated
-        else:
-            fill = out.inversion
-        if fill is None:  # unreachable: ModelConfig always builds at least one path
-            raise RuntimeError("no path produced an image")
         # Eq. 5 as a select: observed pixels are the input's bits, even if the fill has NaN/inf.
-        out.output = torch.where(known.bool(), image, fill.to(image.dtype))
+        out.output = torch.where(known.bool(), image, out.fill.to(image.dtype))
         return out
 
     def _check_inputs(self, image: torch.Tensor, known: torch.Tensor) -> None:

@@ -1,0 +1,136 @@
+"""Tests for :func:`dpinpaint.ops.harmonic_fill` and :func:`dpinpaint.ops.poisson_blend`.
+
+The reference is a direct sparse solve (scipy, a test dependency) of the same 5-point system,
+built pixel by pixel from its definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dpinpaint.eval_masks import group_mask, scratch_mask
+from dpinpaint.ops import harmonic_fill, poisson_blend
+
+sparse = pytest.importorskip("scipy.sparse")
+linalg = pytest.importorskip("scipy.sparse.linalg")
+
+
+def _direct(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Laplace's equation on the hole pixels, neighbours outside the array left out, solved exactly."""
+    height, width = hole.shape
+    pixels = list(zip(*np.nonzero(hole), strict=True))
+    number = {p: i for i, p in enumerate(pixels)}
+    matrix = sparse.lil_matrix((len(pixels), len(pixels)))
+    rhs = np.zeros((len(pixels), values.shape[0]))
+    for i, (r, c) in enumerate(pixels):
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            rr, cc = r + dr, c + dc
+            if not (0 <= rr < height and 0 <= cc < width):
+                continue
+            matrix[i, i] += 1.0
+            if hole[rr, cc]:
+                matrix[i, number[(rr, cc)]] -= 1.0
+            else:
+                rhs[i] += values[:, rr, cc]
+    out = values.copy()
+    solved = linalg.spsolve(matrix.tocsc(), rhs).reshape(len(pixels), -1)
+    for i, (r, c) in enumerate(pixels):
+        out[:, r, c] = solved[i]
+    return out
+
+
+def _field(rng: np.random.Generator, channels: int, height: int, width: int) -> np.ndarray:
+    """A smooth field with pixel noise: what the offset between an image and a fill looks like."""
+    coarse = torch.from_numpy(rng.normal(size=(1, channels, height // 8 + 2, width // 8 + 2)))
+    smooth = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic")[0].numpy()
+    return 0.2 * smooth + 0.02 * rng.normal(size=(channels, height, width))
+
+
+@pytest.mark.parametrize(
+    "hole",
+    [
+        scratch_mask(96, 128, seed=0, index=1) > 0,
+        group_mask(64, 80, "irregular", (0.4, 0.5), seed=0, index=2) > 0,
+        np.pad(np.ones((20, 30), bool), ((0, 44), (50, 0))),  # a block in the top-right corner
+    ],
+    ids=["scratch", "irregular", "corner"],
+)
+def test_matches_a_direct_solve(hole: np.ndarray) -> None:
+    rng = np.random.default_rng(1)
+    values = _field(rng, 3, *hole.shape)
+    got = harmonic_fill(torch.from_numpy(values).float(), torch.from_numpy(hole)).double().numpy()
+    expected = _direct(values, hole)
+    assert np.abs(got - expected)[:, hole].max() < 1e-3  # a quarter of a grey level
+    assert np.array_equal(got[:, ~hole], values[:, ~hole].astype(np.float32))
+
+
+def test_linear_ramps_are_reproduced() -> None:
+    """A linear function is harmonic: filling any hole in it gives it back."""
+    rows, cols = np.mgrid[0:40, 0:50].astype(np.float64)
+    ramp = np.stack([0.01 * rows + 0.02 * cols, -0.015 * cols + 0.3])
+    hole = np.zeros((40, 50), bool)
+    hole[5:30, 10:45] = True
+    got = harmonic_fill(torch.from_numpy(ramp).float(), torch.from_numpy(hole)).numpy()
+    assert np.abs(got - ramp).max() < 1e-3  # within the solver's tolerance: a quarter of a grey level
+
+
+def test_degenerate_holes() -> None:
+    values = torch.rand(3, 7, 9)
+    none = torch.zeros(7, 9, dtype=torch.bool)
+    assert torch.equal(harmonic_fill(values, none), values)
+    every = torch.ones(7, 9, dtype=torch.bool)
+    assert torch.equal(harmonic_fill(values, every), torch.zeros_like(values))
+    one = none.clone()
+    one[3, 4] = True  # a single pixel: the mean of its four neighbours
+    got = harmonic_fill(values, one)
+    neighbours = values[:, 2, 4] + values[:, 4, 4] + values[:, 3, 3] + values[:, 3, 5]
+    assert torch.allclose(got[:, 3, 4], neighbours / 4, atol=1e-6)
+    line = torch.zeros(1, 6, dtype=torch.bool)
+    line[0, 2:5] = True  # a one-row image: a straight line between its observed ends
+    got = harmonic_fill(torch.tensor([[[1.0, 2.0, 0.0, 0.0, 0.0, 7.0]]]), line)
+    assert torch.allclose(got[0, 0], torch.tensor([1.0, 2.0, 3.25, 4.5, 5.75, 7.0]), atol=1e-5)
+
+
+def test_bad_shapes_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        harmonic_fill(torch.zeros(4, 4), torch.zeros(4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="hole"):
+        harmonic_fill(torch.zeros(3, 4, 4), torch.zeros(4, 5, dtype=torch.bool))
+
+
+def test_poisson_blend_removes_an_offset_and_keeps_the_texture() -> None:
+    """A fill that is the truth plus a constant offset comes back as the truth; the observed pixels
+    are the target's, bit for bit."""
+    rng = np.random.default_rng(2)
+    truth = torch.from_numpy(_field(rng, 3, 48, 64)).float()
+    hole = torch.from_numpy(group_mask(48, 64, "irregular", (0.2, 0.3), seed=0, index=0) > 0)
+    fill = truth + torch.tensor([0.3, -0.2, 0.1])[:, None, None]
+    target = torch.where(hole, torch.full_like(truth, 9.0), truth)  # what lies under the hole is never read
+    out = poisson_blend(fill, target, hole)
+    assert torch.equal(out[:, ~hole], truth[:, ~hole])
+    assert (out - truth)[:, hole].abs().max() < 1e-3
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    height=st.integers(1, 24),
+    width=st.integers(1, 24),
+    density=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**16),
+)
+def test_maximum_principle(height: int, width: int, density: float, seed: int) -> None:
+    """Harmonic values lie between the smallest and largest observed values (per channel)."""
+    rng = np.random.default_rng(seed)
+    hole = rng.random((height, width)) < density
+    if hole.all() or not hole.any():
+        return
+    values = torch.from_numpy(rng.normal(size=(2, height, width))).float()
+    got = harmonic_fill(values, torch.from_numpy(hole))
+    observed = values[:, torch.from_numpy(~hole)]
+    low, high = observed.min(1).values[:, None], observed.max(1).values[:, None]
+    inside = got[:, torch.from_numpy(hole)]
+    assert bool((inside >= low - 1e-4).all()) and bool((inside <= high + 1e-4).all())
