@@ -282,17 +282,21 @@ def test_tuning_inference_settings_scores_each_candidate_on_validation(tmp_path:
     args = [str(model), str(tmp_path / "validation"), "--output", str(tmp_path / "tune")]
     _run([str(script), *args, "--native-max-sides", "64,128", "--thin-sides", "4,32"], tmp_path)
     report = (tmp_path / "tune" / "tune.md").read_text()
-    assert report.count("**chosen**") == 2, report
+    assert report.count("**chosen**") == 3, report
+    assert "| poisson" in report and "| none" in report
     assert "| 64" in report and "| 128" in report and "| 4" in report and "| 32" in report
-    assert report.count("/20 |") == 2 and report.count("/2 |") == 4  # 20 comparisons; 2 photos per kind
+    # 20 comparisons per blend and per side; 2 photos per kind, per blend and per thin side
+    assert report.count("/20 |") == 4 and report.count("/2 |") == 8
     for bad, message in (
         (["--thin-sides", "4,0"], "positive numbers"),
         (["--native-max-sides", "64.5"], "whole numbers"),
+        (["--blends", "poisson,seamless"], "expected some of"),
     ):
         proc = subprocess.run([sys.executable, str(script), *args, *bad], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr  # refused before anything runs
     runs = sorted(p.name for p in (tmp_path / "tune").iterdir() if p.is_dir())
     assert runs == [
-        "baselines-768", "native-128", "native-64", "scratch-baselines", "scratch-thin-32", "scratch-thin-4",
-        "text-baselines", "text-thin-32", "text-thin-4",
+        "baselines-768", "blend-none", "blend-poisson", "native-128", "native-64", "scratch-baselines",
+        "scratch-blend-none", "scratch-blend-poisson", "scratch-thin-32", "scratch-thin-4", "text-baselines",
+        "text-blend-none", "text-blend-poisson", "text-thin-32", "text-thin-4",
     ]  # fmt: skip

@@ -13,6 +13,7 @@ Both go through :func:`dpinpaint.evaluate.evaluate`, so through the public ``inp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from dataclasses import dataclass
@@ -83,25 +84,27 @@ def thin(
 
 def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol: Any) -> EvalResult:
     """Seed-0 masks, no FID (a few dozen photos are too few for it), no images kept unless ``worst``;
-    the model's default settings unless ``protocol`` holds some (``native_max_side``, ``thin_side``).
+    the model's default settings unless ``protocol`` holds some (``native_max_side``, ``thin_side``,
+    ``blend``).
 
     A run whose ``output`` already holds the report of the same protocol (the same photos, model
-    files, masks and settings: ``protocol.json``) is read back instead of run again, so that the
+    files, masks and settings, the defaults included: ``protocol.json``) is read back instead of run again, so that the
     snapshots of a run can be scored as they come, across sessions.
     """
     from dpinpaint import __version__
     from dpinpaint.options import InpaintOptions
 
+    settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side", "blend") if k in protocol}
+    options = InpaintOptions(**settings)
     weights = _files(_model_folder(model))
+    effective = dataclasses.asdict(options) if model is not None else None  # the defaults too: they change
     key = json.dumps({"data": _files(data), "model": model, "weights": weights, "num": num, "dpinpaint": __version__,
-                      **protocol}, sort_keys=True, default=str)  # fmt: skip
+                      "options": effective, **protocol}, sort_keys=True, default=str)  # fmt: skip
     saved = output / "protocol.json"
     if saved.is_file() and (output / "report.json").is_file() and saved.read_text(encoding="utf-8") == key:
         return EvalResult.from_json((output / "report.json").read_text(encoding="utf-8"))
     saved.unlink(missing_ok=True)  # a run that dies leaves no key beside a stale report
-    settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side") if k in protocol}
     protocol.setdefault("worst", 0)
-    options = InpaintOptions(**settings) if settings else None
     result = evaluate(
         output, data, model=model, num=num, compute_fid=False, progress=False, options=options, **protocol
     )

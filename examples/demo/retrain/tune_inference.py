@@ -1,11 +1,14 @@
-"""Choose a demo model's inference settings on the validation photos only: ``native_max_side``
-(thick holes) and ``thin_side`` (thin ones). The test photos are never used.
+"""Choose a demo model's inference settings on the validation photos only: ``blend`` (Poisson
+blending or the plain composite), ``native_max_side`` (thick holes) and ``thin_side`` (thin ones).
+The test photos are never used.
 
 The defaults (:data:`dpinpaint.strategies.NATIVE_SCALE` times the model's resolution, and
 :data:`dpinpaint.strategies.THIN_SIDE`) were chosen this way for the current weights; a model
 trained on other crops may prefer others. Each setting is scored as users meet it, through the
 public ``inpaint`` path:
 
+- ``blend``: both measures below, at the default sides; the blend with more wins in all (irregular
+  comparisons, scratch and text photos) is kept for the other two;
 - ``native_max_side``: irregular holes of 10-50% at long side 768 against the best of Telea, NS
   and biharmonic (20 comparisons), then the mean hole-PSNR margin;
 - ``thin_side``: thin scratches and text strokes at the photos' own size against Telea (photos
@@ -25,8 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
 from scoring import BASELINES, THIN_BASELINES, against_best, irregular, median, per_photo, thin
 
+from dpinpaint.eval_report import EvalResult
+from dpinpaint.options import BLENDS
+
 NATIVE_MAX_SIDES = (128, 192, 256, 384, 512)
 THIN_SIDES = (4.0, 8.0, 16.0, 32.0, 64.0)
+KINDS = ("scratch", "text")
 LONG_SIDE = 768
 
 
@@ -46,6 +53,20 @@ def _thicknesses(text: str) -> list[float]:
     return values
 
 
+def _blends(text: str) -> list[str]:
+    """``--blends``: names from :data:`dpinpaint.options.BLENDS`."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values or any(v not in BLENDS for v in values):
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(BLENDS)}, got {text!r}")
+    return values
+
+
+def _thin_score(result: EvalResult, reference: EvalResult) -> tuple[int, int, float]:
+    """``(photos better than Telea, photos, the model's median hole PSNR)`` of a thin-mask run."""
+    pairs = per_photo(result, "opencv-telea", reference)
+    return sum(o > t for _, o, t in pairs), len(pairs), median([o for _, o, _ in pairs])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="the chosen checkpoint folder")
@@ -54,20 +75,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=100, help="photos used (the first N; default 100)")
     parser.add_argument("--native-max-sides", type=_sides, default=list(NATIVE_MAX_SIDES))
     parser.add_argument("--thin-sides", type=_thicknesses, default=list(THIN_SIDES))
+    parser.add_argument("--blends", type=_blends, default=list(BLENDS), help="blends to compare (default: all)")
     args = parser.parse_args(argv)
     out: Path = args.output
     lines = [f"# Inference settings of `{args.model}` on {args.data} (validation)", ""]
-
     reference = irregular(out / "baselines-768", args.data, None, LONG_SIDE, args.num)
+    bases = {m: thin(out / f"{m}-baselines", args.data, None, m, args.num, THIN_BASELINES) for m in KINDS}
+
+    blend_rows = []  # (total wins, margin, blend, irregular wins, comparisons, {kind: (wins, photos, median)})
+    for blend in args.blends:
+        result = irregular(out / f"blend-{blend}", args.data, args.model, LONG_SIDE, args.num, (), blend=blend)
+        comparisons = against_best(result, BASELINES, reference)
+        margin = next(c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average")
+        kinds = {m: _thin_score(thin(out / f"{m}-blend-{blend}", args.data, args.model, m, args.num, (), blend=blend),
+                                bases[m]) for m in KINDS}  # fmt: skip
+        wins = sum(c.win for c in comparisons)
+        blend_rows.append((wins + sum(k[0] for k in kinds.values()), margin, blend, wins, len(comparisons), kinds))
+    best_blend = max(blend_rows, key=lambda r: (r[0], r[1]))[2]
+    lines += [
+        f"## blend: irregular 10-50% at long side {LONG_SIDE} against the best of {', '.join(BASELINES)}; scratches "
+        "and text strokes at the photos' own size against Telea",
+        "",
+        "| blend | irregular wins | hole PSNR margin (average) | scratches: better than Telea | median "
+        "| text: better than Telea | median |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for _, margin, blend, wins, n, k in blend_rows:
+        cells = " | ".join(f"{k[m][0]}/{k[m][1]} | {k[m][2]:.2f}" for m in KINDS)
+        lines.append(
+            f"| {blend}{' **chosen**' if blend == best_blend else ''} | {wins}/{n} | {margin:+.2f} dB | {cells} |"
+        )
+    lines.append("")
+
     rows = []
     for side in args.native_max_sides:
-        result = irregular(out / f"native-{side}", args.data, args.model, LONG_SIDE, args.num, (), native_max_side=side)
+        result = irregular(
+            out / f"native-{side}", args.data, args.model, LONG_SIDE, args.num, (), native_max_side=side,
+            blend=best_blend,
+        )  # fmt: skip
         comparisons = against_best(result, BASELINES, reference)
         margin = next(c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average")
         rows.append((sum(c.win for c in comparisons), margin, side, len(comparisons)))
     best_side = max(rows)[2]
     lines += [
-        f"## native_max_side: irregular 10-50% at long side {LONG_SIDE} against the best of {', '.join(BASELINES)}",
+        f"## native_max_side (blend {best_blend}): irregular 10-50% at long side {LONG_SIDE} against the best of "
+        f"{', '.join(BASELINES)}",
         "",
         "| native_max_side | wins | hole PSNR margin (average) |",
         "|---:|---:|---:|",
@@ -75,25 +127,22 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
 
-    kinds = ("scratch", "text")
-    bases = {m: thin(out / f"{m}-baselines", args.data, None, m, args.num, THIN_BASELINES) for m in kinds}
     scored = []  # (total wins, sum of medians, value, {kind: (wins, photos, median)})
     for value in args.thin_sides:
         per_kind = {}
-        for m in kinds:
+        for m in KINDS:
             result = thin(
                 out / f"{m}-thin-{value:g}", args.data, args.model, m, args.num, (), thin_side=value,
-                native_max_side=best_side,
+                native_max_side=best_side, blend=best_blend,
             )  # fmt: skip
-            pairs = per_photo(result, "opencv-telea", bases[m])
-            per_kind[m] = (sum(o > t for _, o, t in pairs), len(pairs), median([o for _, o, _ in pairs]))
+            per_kind[m] = _thin_score(result, bases[m])
         scored.append(
             (sum(w for w, _, _ in per_kind.values()), sum(md for _, _, md in per_kind.values()), value, per_kind)
         )
     best = max(scored, key=lambda r: (r[0], r[1]))[2]
-    telea = {m: median([s.hole_psnr for s in bases[m].scores if s.method == "opencv-telea"]) for m in kinds}
+    telea = {m: median([s.hole_psnr for s in bases[m].scores if s.method == "opencv-telea"]) for m in KINDS}
     lines += [
-        f"## thin_side (with native_max_side {best_side}): scratches and text strokes at the photos' own size "
+        f"## thin_side (blend {best_blend}, native_max_side {best_side}): scratches and text strokes at the photos' own size "
         "against Telea",
         "",
         f"Telea's median hole PSNR: scratches {telea['scratch']:.2f} dB, text {telea['text']:.2f} dB.",
@@ -103,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for _, _, value, k in scored:
         mark = " **chosen**" if value == best else ""
-        cells = " | ".join(f"{k[m][0]}/{k[m][1]} | {k[m][2]:.2f}" for m in kinds)
+        cells = " | ".join(f"{k[m][0]}/{k[m][1]} | {k[m][2]:.2f}" for m in KINDS)
         lines.append(f"| {value:g}{mark} | {cells} |")
     lines.append("")
     out.mkdir(parents=True, exist_ok=True)
