@@ -1,0 +1,64 @@
+"""What Poisson blending (``blend="poisson"``, the default) costs on top of the plain composite.
+
+Measures, in one run and side by side, the bundled ``demo`` model's ``inpaint`` with
+``blend="poisson"`` and ``blend="none"`` on a synthetic photo with the evaluation's masks
+(:mod:`dpinpaint.eval_masks`): irregular holes of 10-20% and 40-50% at long side 768 (thick holes:
+the window runs at 256), a thin scratch at 800x600 and at 1920x1080, and text strokes at
+1920x1080 (thin holes: run at full resolution). The solver's time depends on the holes' shape, not
+on the photo's content. Medians of ``--repeats`` runs, after one warm-up.
+
+Run from the repository root:  python benchmarks/bench_blend.py [--repeats 5] [--threads 2]
+Results are recorded in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import torch
+
+from dpinpaint import Inpainter
+from dpinpaint.eval_masks import group_mask, scratch_mask, text_mask
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import median_seconds, print_environment
+from bench_inpaint import photo
+
+CASES = (
+    ("irregular 10-20%, 768x576", (576, 768), lambda h, w: group_mask(h, w, "irregular", (0.1, 0.2), seed=0, index=1)),
+    ("irregular 40-50%, 768x576", (576, 768), lambda h, w: group_mask(h, w, "irregular", (0.4, 0.5), seed=0, index=1)),
+    ("scratch, 800x600", (600, 800), lambda h, w: scratch_mask(h, w, seed=0, index=1)),
+    ("scratch, 1920x1080", (1080, 1920), lambda h, w: scratch_mask(h, w, seed=0, index=1)),
+    ("text, 1920x1080", (1080, 1920), lambda h, w: text_mask(h, w, seed=0, index=1)),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print_environment(torch.device("cpu"))
+    inp = Inpainter.from_pretrained("demo", device="cpu")
+    print("| case | hole | blend none | blend poisson | blend's share |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (height, width), make_mask in CASES:
+        image, _ = photo(height, width)
+        mask = make_mask(height, width)
+        times = {}
+        for blend in ("none", "poisson"):
+            run = functools.partial(inp.inpaint, image, mask, blend=blend, progress=False)
+            times[blend] = median_seconds(run, args.repeats)[0]
+        extra = times["poisson"] - times["none"]
+        print(
+            f"| {name} | {mask.mean():.1%} | {times['none'] * 1000:.0f} ms | {times['poisson'] * 1000:.0f} ms "
+            f"| {extra * 1000:+.0f} ms ({extra / times['poisson']:.0%}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()
