@@ -349,10 +349,14 @@ def blend_windows(fill: torch.Tensor, image: torch.Tensor, known: torch.Tensor) 
         fill, image: ``(N, 3, h, w)`` in [-1, 1]; ``known``: ``(N, 1, h, w)`` in {0, 1}.
 
     Returns:
-        ``(N, 3, h, w)``: ``image`` where ``known``, the blended fill elsewhere.
+        ``(N, 3, h, w)``: ``image`` where ``known``, the blended fill elsewhere (the plain fill for a
+        window whose fill is not finite).
     """
     hole = known[:, 0] < 0.5
-    blended = [poisson_blend(f.float(), x.float(), h) for f, x, h in zip(fill, image, hole, strict=True)]
+    blended = [
+        poisson_blend(f.float(), x.float(), h) if bool(torch.isfinite(f).all()) else f.float()
+        for f, x, h in zip(fill, image, hole, strict=True)
+    ]  # a fill with NaN or inf (a broken model) is composited as it is: the solver would spread them
     return torch.where(hole[:, None], torch.stack(blended).to(image.dtype), image)
 
 

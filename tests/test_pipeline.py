@@ -89,3 +89,28 @@ def test_options_objects_and_keywords_combine(dual: Inpainter, feedforward: Inpa
         feedforward.options(inversion="optimize")
     with pytest.raises(InvalidInputError, match="options must be an InpaintOptions"):
         dual.inpaint(np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), bool), {"strategy": "crop"})  # type: ignore[arg-type]
+
+
+def test_blend_windows_blends_each_window_and_keeps_observed_pixels() -> None:
+    """Each window is blended on its own; observed pixels are the input's; a window whose fill is
+    not finite keeps its plain composite instead of spreading NaN over its holes."""
+    from dpinpaint.ops import poisson_blend
+    from dpinpaint.pipeline import blend_windows
+
+    torch.manual_seed(0)
+    image = torch.rand(3, 3, 16, 20) * 2 - 1
+    known = torch.ones(3, 1, 16, 20)
+    known[:, :, 4:10, 5:15] = 0
+    known[1, :, 0:3, 0:3] = 0
+    fill = torch.rand(3, 3, 16, 20) * 2 - 1
+    fill[2, 0, 6, 7] = float("nan")
+    out = blend_windows(fill, image * known, known)
+    observed = known.bool().expand_as(image)
+    assert torch.equal(out[observed], (image * known)[observed])
+    for i in range(2):
+        hole = known[i, 0] < 0.5
+        assert torch.equal(out[i], poisson_blend(fill[i], image[i] * known[i], hole))
+    hole = (known[2] < 0.5).expand(3, -1, -1)
+    finite = hole & torch.isfinite(fill[2])
+    assert torch.equal(out[2][finite], fill[2][finite])  # the plain fill, not blended
+    assert int(torch.isfinite(out[2][hole]).sum()) == int(hole.sum()) - 1  # only the NaN pixel itself
