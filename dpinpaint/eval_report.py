@@ -137,6 +137,12 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
     return np.concatenate(padded, axis=0)
 
 
+def _blend_note(meta: dict[str, Any]) -> str:
+    """``", blend poisson"`` from the run's options (nothing for reports written before the option)."""
+    blend = (meta.get("options") or {}).get("blend")
+    return f", blend {blend}" if blend else ""
+
+
 def _data_line(meta: dict[str, Any]) -> str:
     n = f"{meta['images']} images"
     if meta.get("long_side") == "native":
@@ -171,7 +177,7 @@ def write_report(
         "",
         f"- model: {meta['model'] or '(baselines only)'}" + (f" @ {meta['revision']}" if meta["revision"] else ""),
         *inversion,
-        *([f"- strategy: {meta['strategy']}"] if meta.get("model") else []),
+        *([f"- strategy: {meta['strategy']}" + _blend_note(meta)] if meta.get("model") else []),
         _data_line(meta),
         f"- masks: {meta['masks']}" + (f", seed {meta['mask_seed']}" if meta["mask_seed"] is not None else ""),
         f"- FID: {meta['fid']}; dpinpaint {meta['dpinpaint_version']}; {meta['date']}",

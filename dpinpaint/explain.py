@@ -148,7 +148,9 @@ def explain_figure(
 
 
 def _output_image(result: Any, window: int) -> torch.Tensor:
-    """The composited network output of a window: observed pixels from the input, the rest generated."""
+    """What a window pasted back: observed pixels from the input, its holes filled (blended as inpaint did)."""
+    if result.output is not None:
+        return result.output[window]
     fill = result.generated if result.generated is not None else result.inversion
     known = result.known[window]
     return result.masked[window] * known + fill[window] * (1 - known)

@@ -137,8 +137,9 @@ class InpaintOptions:
             None: :data:`~dpinpaint.strategies.THIN_SIDE` (chosen on the demo's validation photos).
         blend: ``"poisson"`` (default): each window's fill is Poisson-blended into the observed
             pixels around its holes (:func:`dpinpaint.ops.poisson_blend`: the fill's offset from them
-            at the holes' edge is spread smoothly over the holes, so no seam or colour cast is left
-            along a scratch); ``"none"``: the paper's composite (Eq. 5), the fill's own pixels.
+            at the holes' edge is spread smoothly over the holes, so a fill a little too dark or too
+            light does not leave a seam along a scratch); ``"none"``: the paper's composite (Eq. 5),
+            the fill's own pixels.
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).

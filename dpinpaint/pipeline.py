@@ -77,6 +77,9 @@ class InpaintResult:
             ``(3, h, w)`` tensors when their sizes differ; so are ``masked`` and ``known``.
         inversion: the StyleGAN2 path's image ``I_s`` per window ``(N, 3, R, R)`` in [0, 1]
             (None for a feed-forward-only model).
+        output: what each window pastes back, per window, in [0, 1] (shaped like ``generated``):
+            its observed pixels and, in its holes, the fill Poisson-blended into them (or, with
+            ``blend="none"``, the fill's own pixels).
         latent: the W+ code per window ``(N, n_latent, w_dim)`` (None without inversion).
         masked: the network input per window (holes zeroed) ``(N, 3, R, R)`` in [0, 1].
         known: the network's mask per window ``(N, 1, R, R)``, 1 = observed.
@@ -100,6 +103,7 @@ class InpaintResult:
     modulations: dict[int, torch.Tensor] = field(default_factory=dict)
     inversion_loss: torch.Tensor | None = None
     fusion_kernel_size: int = 3
+    output: Any = None
 
     def figure(self, window: int = 0, pixel: tuple[int, int] | None = None, resolution: int | None = None) -> Any:
         """The explanation figure of network input ``window`` (see :func:`dpinpaint.explain.explain_figure`)."""
@@ -195,6 +199,13 @@ def _cat(parts: list[Any]) -> Any:
 
 def _to_01(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else ((x.float() + 1.0) * 0.5).clamp_(0.0, 1.0).cpu()
+
+
+def _outputs_01(x: Any) -> Any:
+    """Window outputs in [-1, 1] (a tensor, or a list of them when sizes differ) -> [0, 1]."""
+    if isinstance(x, list):
+        return [_to_01(w) for w in x]
+    return _to_01(x)
 
 
 def check_output_type(output_type: Any) -> None:
@@ -343,7 +354,7 @@ def run_windows(
 
 def blend_windows(fill: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """Each window's ``fill`` Poisson-blended into the observed pixels of ``image`` (see
-    :func:`dpinpaint.ops.poisson_blend`), in the fill's dtype.
+    :func:`dpinpaint.ops.poisson_blend`; solved in float32), in ``image``'s dtype.
 
     Args:
         fill, image: ``(N, 3, h, w)`` in [-1, 1]; ``known``: ``(N, 1, h, w)`` in {0, 1}.
@@ -400,4 +411,5 @@ def finish(
         modulations=outputs.modulations,
         inversion_loss=outputs.inversion_loss,
         fusion_kernel_size=fusion_kernel_size,
+        output=_outputs_01(outputs.output),
     )

@@ -6,6 +6,8 @@ built pixel by pixel from its definition.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -134,3 +136,33 @@ def test_maximum_principle(height: int, width: int, density: float, seed: int) -
     low, high = observed.min(1).values[:, None], observed.max(1).values[:, None]
     inside = got[:, torch.from_numpy(hole)]
     assert bool((inside >= low - 1e-4).all()) and bool((inside <= high + 1e-4).all())
+
+
+def test_only_observed_values_are_read() -> None:
+    """NaN or inf under the holes (what is there is never read) leaves the fill finite."""
+    values = torch.rand(3, 20, 24)
+    hole = torch.zeros(20, 24, dtype=torch.bool)
+    hole[5:12, 6:18] = True
+    clean = harmonic_fill(values, hole)
+    poisoned = values.clone()
+    poisoned[:, 6, 7], poisoned[:, 9, 10] = float("nan"), float("inf")
+    assert torch.equal(harmonic_fill(poisoned, hole)[:, hole], clean[:, hole])
+
+
+def test_a_nearly_zero_offset_stops_early_and_stays_nearly_zero(caplog: pytest.LogCaptureFixture) -> None:
+    """A relative tolerance alone would underflow here and run to MAX_ITERATIONS, which warns."""
+    values = torch.rand(2, 30, 30) * 1e-20
+    hole = torch.zeros(30, 30, dtype=torch.bool)
+    hole[3:27, 3:27] = True
+    with caplog.at_level(logging.WARNING, logger="dpinpaint.ops.harmonic"):
+        got = harmonic_fill(values, hole)
+    assert not caplog.records
+    assert bool(torch.isfinite(got).all()) and float(got.abs().max()) <= 1e-19
+
+
+def test_poisson_blend_refuses_mismatched_inputs() -> None:
+    hole = torch.zeros(4, 4, dtype=torch.bool)
+    with pytest.raises(ValueError, match="same shape"):
+        poisson_blend(torch.zeros(3, 4, 4), torch.zeros(1, 4, 4), hole)
+    with pytest.raises(ValueError, match="floating-point"):
+        harmonic_fill(torch.zeros(3, 4, 4, dtype=torch.uint8), hole)

@@ -114,3 +114,22 @@ def test_blend_windows_blends_each_window_and_keeps_observed_pixels() -> None:
     finite = hole & torch.isfinite(fill[2])
     assert torch.equal(out[2][finite], fill[2][finite])  # the plain fill, not blended
     assert int(torch.isfinite(out[2][hole]).sum()) == int(hole.sum()) - 1  # only the NaN pixel itself
+
+
+def test_details_output_is_what_each_window_pasted_and_the_figure_shows_it(feedforward: Inpainter) -> None:
+    """``InpaintResult.output`` is each window's blended (or, with blend="none", composited) result,
+    and the explanation figure's output panel follows it."""
+    image, mask = _case(80, 96, 2)
+    plain = feedforward.inpaint(image, mask, blend="none", return_details=True)
+    blended = feedforward.inpaint(image, mask, return_details=True)
+    for result in (plain, blended):
+        outputs = result.output if isinstance(result.output, list) else list(result.output)
+        assert len(outputs) == len(result.windows)
+        known = result.known[0]
+        assert torch.equal(outputs[0] * known, result.masked[0] * known)  # observed pixels: the input's
+    composite = plain.masked[0] * plain.known[0] + plain.generated[0] * (1 - plain.known[0])
+    assert torch.allclose(plain.output[0], composite, atol=1e-6)
+    hole = blended.known[0] < 0.5
+    assert not torch.allclose(blended.output[0][hole.expand(3, -1, -1)], composite[hole.expand(3, -1, -1)])
+    figures = [np.asarray(r.figure(window=0)) for r in (plain, blended)]
+    assert figures[0].shape == figures[1].shape and not np.array_equal(figures[0], figures[1])

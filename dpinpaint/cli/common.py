@@ -140,7 +140,8 @@ def add_native_arguments(p: argparse.ArgumentParser) -> None:
         "--blend",
         default=DEFAULT_OPTIONS.blend,
         choices=list(BLENDS),
-        help="poisson: blend each fill into the pixels around its holes (no seam or colour cast); none: the "
+        help="poisson: blend each fill into the pixels around its holes (its offset from them at their edge is "
+        "spread over the holes, leaving no seam); none: the "
         f"paper's plain composite, the network's own pixels (default {DEFAULT_OPTIONS.blend})",
     )
 

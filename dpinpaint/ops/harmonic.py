@@ -21,15 +21,26 @@ blobs of a half-covered image about 150.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 __all__ = ["harmonic_fill", "poisson_blend"]
 
-#: Conjugate gradients stop when the residual's norm is below this fraction of the right-hand side's
-#: (about 0.05 grey levels from the exact solution in the worst pixel, in tests against a direct solver).
+#: Conjugate gradients stop when the residual's norm is below this fraction of the right-hand side's.
+#: The error that leaves grows with the offset and the holes' size: against a direct sparse solve,
+#: at most 0.15 grey levels on 256 px windows with 10-50% holes and 0.6 on a half-covered 768 px
+#: one, for offsets spanning 200 grey levels.
 TOLERANCE = 1e-4
 #: ... or after this many iterations (far more than holes a few thousand pixels across need).
 MAX_ITERATIONS = 5000
+#: ... or when the residual's root mean square is below this (values in [-1, 1]: far below a grey
+#: level), so that a right-hand side of nearly nothing does not run to :data:`MAX_ITERATIONS`.
+ABSOLUTE_TOLERANCE = 1e-7
+#: The convergence test (a device sync on accelerators) runs every this many iterations.
+CHECK_EVERY = 8
+
+logger = logging.getLogger(__name__)
 
 
 def harmonic_fill(values: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -47,6 +58,8 @@ def harmonic_fill(values: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """
     if values.dim() != 3 or tuple(hole.shape) != tuple(values.shape[-2:]):
         raise ValueError(f"values must be (C, H, W) and hole (H, W), got {tuple(values.shape)} and {tuple(hole.shape)}")
+    if not values.is_floating_point():
+        raise ValueError(f"values must be a floating-point tensor, got {values.dtype}")
     hole = hole.to(device=values.device, dtype=torch.bool)
     out = values.clone()
     if not bool(hole.any()):
@@ -76,6 +89,8 @@ def poisson_blend(fill: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) 
         ``(C, H, W)``: ``target`` outside ``hole``; ``fill + c`` inside, with ``c`` the harmonic
         function equal to ``target - fill`` on the observed pixels (see the module's docstring).
     """
+    if fill.shape != target.shape:
+        raise ValueError(f"fill and target must have the same shape, got {tuple(fill.shape)} and {tuple(target.shape)}")
     hole = hole.to(device=fill.device, dtype=torch.bool)
     offset = harmonic_fill(target - fill, hole)
     return torch.where(hole, fill + offset, target)
@@ -123,15 +138,17 @@ def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> tor
     the neighbours it cuts off are exactly those outside the image.
     """
     laplacian = _Laplacian(hole, count, values)
-    inside = laplacian.inside
-    b = laplacian.neighbour_sum(values * (1.0 - inside)).mul_(inside)
-    u = b / count.to(values)[None].clamp_min(1.0)  # start: the mean of the observed neighbours
+    inside = hole[None]
+    observed = torch.where(inside, 0.0, values)  # a select, not a product: NaN under a hole is not read
+    b = torch.where(inside, laplacian.neighbour_sum(observed), 0.0)
+    u = b / count.to(values)[None].clamp_min(1.0)  # start: the observed neighbours' sum over the neighbour count
     r = b - laplacian(u)
     p = r.clone()
     rr = (r * r).sum((1, 2))
-    limit = TOLERANCE**2 * (b * b).sum((1, 2))
-    for _ in range(MAX_ITERATIONS):
-        if bool((rr <= limit).all()):
+    floor = ABSOLUTE_TOLERANCE**2 * float(hole.sum())
+    limit = (TOLERANCE**2 * (b * b).sum((1, 2))).clamp_min(floor)
+    for iteration in range(MAX_ITERATIONS):
+        if iteration % CHECK_EVERY == 0 and bool((rr <= limit).all()):
             break
         ap = laplacian(p)
         alpha = (rr / (p * ap).sum((1, 2)).clamp_min(torch.finfo(p.dtype).tiny))[:, None, None]
@@ -141,4 +158,10 @@ def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> tor
         beta = (new / rr.clamp_min(torch.finfo(p.dtype).tiny))[:, None, None]
         p = torch.addcmul(r, beta, p)
         rr = new
+    else:
+        logger.warning(
+            "Poisson blending stopped after %d iterations short of its tolerance (holes of %d pixels)",
+            MAX_ITERATIONS,
+            int(hole.sum()),
+        )
     return u
