@@ -8,6 +8,7 @@ the window runs at 256), a thin scratch at 800x600 and at 1920x1080, and text st
 on the photo's content. Medians of ``--repeats`` runs, after one warm-up.
 
 Run from the repository root:  python benchmarks/bench_blend.py [--repeats 5] [--threads 2]
+    python benchmarks/bench_blend.py --device cuda --dtype bfloat16   (each run ends when the GPU has)
 Results are recorded in docs/performance.md.
 """
 
@@ -24,7 +25,7 @@ from dpinpaint import Inpainter
 from dpinpaint.eval_masks import group_mask, scratch_mask, text_mask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import median_seconds, print_environment
+from bench_common import add_device_arguments, device_and_dtype, median_seconds, print_environment
 from bench_inpaint import photo
 
 CASES = (
@@ -39,11 +40,13 @@ CASES = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    add_device_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print_environment(torch.device("cpu"))
-    inp = Inpainter.from_pretrained("demo", device="cpu")
+    device, dtype = device_and_dtype(args)
+    print_environment(device, dtype)
+    inp = Inpainter.from_pretrained("demo", device=device, dtype=dtype)
     print("| case | hole | blend none | blend poisson | blend's share |")
     print("|---|---:|---:|---:|---:|")
     for name, (height, width), make_mask in CASES:
@@ -52,7 +55,7 @@ def main() -> None:
         times = {}
         for blend in ("none", "poisson"):
             run = functools.partial(inp.inpaint, image, mask, blend=blend, progress=False)
-            times[blend] = median_seconds(run, args.repeats)[0]
+            times[blend] = median_seconds(run, args.repeats, device=device)[0]
         extra = times["poisson"] - times["none"]
         print(
             f"| {name} | {mask.mean():.1%} | {times['none'] * 1000:.0f} ms | {times['poisson'] * 1000:.0f} ms "

@@ -13,6 +13,7 @@
 #     suite.log      the full suite (pytest-xdist -n 8 when installed), tests/test_gpu.py excluded
 #     forward.log    bench_forward.py, ffhq-256, batches 1/8/32, float32 / bfloat16 / float16
 #     inpaint.log    bench_inpaint.py, ffhq-256, float32 / bfloat16 / float16
+#     blend.log      bench_blend.py, the demo with blend none / poisson, bfloat16
 #     train.log      bench_train.py, ffhq-256, both stages, fp32 / bf16 / fp16, batch 8
 #     profile.log    profile_step.py: bf16 forward at batch 32, bf16 stage-2 training steps
 #
@@ -100,6 +101,8 @@ for dtype in float32 bfloat16 float16; do
         $PY benchmarks/bench_inpaint.py --device cuda --dtype "$dtype" --repeats 3 --images 16 --batch-size 8 \
         --no-checkpoint
 done
+step "bench_blend bfloat16" 20 blend.log \
+    $PY benchmarks/bench_blend.py --device cuda --dtype bfloat16 --repeats 3
 step "bench_train" 60 train.log \
     $PY benchmarks/bench_train.py --device cuda --precision fp32 bf16 fp16 --steps 5 --batch-size 8 --workers 4
 step "profile_step" 45 profile.log \

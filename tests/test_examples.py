@@ -192,6 +192,34 @@ def test_the_demo_retraining_recipe_is_one_phased_config_at_any_scale() -> None:
     assert subprocess.run(["bash", "-n", str(folder / "train_gpu.sh")], check=False).returncode == 0
 
 
+def test_the_cpu_run_config_is_the_scaled_recipe_and_then_a_restart() -> None:
+    """examples/demo/retrain/recipe-cpu.json, the config of the CPU run, is recipe.json scaled to
+    6,000 steps for the CPU (docs/demo.md's command) followed by phases that restart the learning
+    rate and decay it again: one config, one run from scratch."""
+    import json
+    import subprocess
+
+    from dpinpaint.train.config import TrainConfig
+
+    folder = ROOT / "examples" / "demo" / "retrain"
+    cpu = TrainConfig.from_json(folder / "recipe-cpu.json")
+    sets = ["precision=fp32", "batch_size=8", "workers=1", "checkpoint_every=200"]
+    out = subprocess.run(
+        [sys.executable, str(folder / "scale_recipe.py"), str(folder / "recipe.json"), "--steps", "6000",
+         "--snapshots", "12", *[a for s in sets for a in ("--set", s)]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    scaled = TrainConfig.from_dict(json.loads(out))
+    first = cpu.phases[: len(scaled.phases)]
+    assert first == scaled.phases
+    assert cpu.replace(phases=first, stage2_steps=scaled.stage2_steps) == scaled  # every other field as documented
+    later = cpu.phases[len(scaled.phases) :]
+    assert later and sum(p.steps for p in cpu.phases) == cpu.stage2_steps
+    rates = [p.lr for p in later]
+    assert rates[0] is not None and rates[0] > (scaled.phases[-1].lr or 0.0)  # a restart ...
+    assert rates == sorted(rates, reverse=True)  # ... then a decay
+
+
 @pytest.mark.slow
 def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
