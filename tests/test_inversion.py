@@ -130,7 +130,9 @@ def test_other_paths_and_bad_arguments(sample: tuple[np.ndarray, np.ndarray], in
     with pytest.raises(InvalidInputError, match="needs the inversion path"):
         ff.inpaint(image, mask, inversion="optimize", steps=2)
     inv_only = Inpainter.from_config(get_preset("tiny").replace(paths="inversion"), seed=0, w_avg_samples=64)
-    result = inv_only.inpaint(image, mask, inversion="optimize", steps=3, return_details=True, progress=False)
+    result = inv_only.inpaint(
+        image, mask, inversion="optimize", steps=3, return_details=True, progress=False, blend="none"
+    )
     assert result.generated is None and result.inversion is not None
     hole = mask > 0
     fill = np.round(result.inversion[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
