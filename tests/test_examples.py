@@ -313,8 +313,8 @@ def test_tuning_inference_settings_scores_each_candidate_on_validation(tmp_path:
     assert report.count("**chosen**") == 3, report
     assert "| poisson" in report and "| none" in report
     assert "| 64" in report and "| 128" in report and "| 4" in report and "| 32" in report
-    # 20 comparisons per blend and per side; 2 photos per kind, per blend and per thin side
-    assert report.count("/20 |") == 4 and report.count("/2 |") == 8
+    # 20 comparisons per blend, per side and per thin side; 2 photos per kind, per blend and per thin side
+    assert report.count("/20 |") == 6 and report.count("/2 |") == 8
     for bad, message in (
         (["--thin-sides", "4,0"], "positive numbers"),
         (["--native-max-sides", "64.5"], "whole numbers"),
@@ -324,7 +324,8 @@ def test_tuning_inference_settings_scores_each_candidate_on_validation(tmp_path:
         assert proc.returncode == 2 and message in proc.stderr  # refused before anything runs
     runs = sorted(p.name for p in (tmp_path / "tune").iterdir() if p.is_dir())
     assert runs == [
-        "baselines-768", "blend-none", "blend-poisson", "native-128", "native-64", "scratch-baselines",
+        "baselines-768", "blend-none", "blend-poisson", "irregular-thin-32", "irregular-thin-4", "native-128",
+        "native-64", "scratch-baselines",
         "scratch-blend-none", "scratch-blend-poisson", "scratch-thin-32", "scratch-thin-4", "text-baselines",
         "text-blend-none", "text-blend-poisson", "text-thin-32", "text-thin-4",
     ]  # fmt: skip
