@@ -72,10 +72,11 @@ NATIVE_SCALE = 2
 #: Thin holes run at a larger working scale than ``native_max_side`` allows: ``min(1, max(default,
 #: THIN_SIDE / thickness))``, the holes' thickness (:func:`hole_thickness`) in image pixels; a hole
 #: ``THIN_SIDE`` pixels thick or thinner is filled at the image's own resolution. Chosen on the
-#: demo's validation photos (scratch masks at their own size, first 10 photos): hole PSNR 23.23 dB
-#: without the rule, 25.99 / 25.97 / 25.98 with 4 / 8 / 16 (8: the 4032 px photo gains the most).
-#: The irregular masks (strokes 60-150 px thick at long side 768) keep the default scale.
-THIN_SIDE = 8.0
+#: demo's validation photos with Poisson blending (23 photos at their own size, against Telea):
+#: 2 / 4 / 8 / 16 / 32 made scratches better on 11 / 17 / 21 / 21 / 21 and text strokes on 9 / 9 /
+#: 11 / 19 / 20; 32 lowered the irregular holes' wins at long side 768 (10 of 20 instead of 11),
+#: 16 kept them. (Without the blend, 4 / 8 / 16 scored alike on scratches.)
+THIN_SIDE = 16.0
 #: Percentile of the distance transform inside a window's holes that measures their thickness
 #: (robust to the few thicker pixels where strokes cross).
 THICKNESS_PERCENTILE = 99.0

@@ -417,12 +417,12 @@ def test_auto_runs_a_feedforward_model_at_the_image_s_own_resolution(ff_inp: Inp
 
 def test_thin_side_decides_which_strokes_run_at_full_resolution(ff_inp: Inpainter) -> None:
     image, mask = _image(150, 460, seed=6), _mask(150, 460, [(70, 0, 12, 460)])  # a 12-px stroke
-    default = ff_inp.inpaint(image, mask, return_details=True)  # THIN_SIDE 8: a scale of about 8/12
-    full = ff_inp.inpaint(image, mask, return_details=True, thin_side=16)  # 12 px is thin: full resolution
+    between = ff_inp.inpaint(image, mask, return_details=True, thin_side=8)  # a scale of about 8/12
+    default = ff_inp.inpaint(image, mask, return_details=True)  # THIN_SIDE 16: 12 px is thin, full resolution
     low = ff_inp.inpaint(image, mask, return_details=True, thin_side=0.5)  # nothing is thin: the default 128
-    widths = [int(r.generated.shape[-1]) for r in (low, default, full)]
+    widths = [int(r.generated.shape[-1]) for r in (low, between, default)]
     assert widths[0] == 128 and widths[0] < widths[1] < widths[2] and widths[2] >= 460
-    for r in (low, default, full):
+    for r in (low, between, default):
         assert np.array_equal(np.asarray(r.image)[mask == 0], image[mask == 0])
     with pytest.raises(InvalidInputError, match="thin_side"):
         ff_inp.inpaint(image, mask, thin_side=-1)
