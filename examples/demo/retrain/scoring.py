@@ -97,7 +97,8 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side", "blend") if k in protocol}
     options = InpaintOptions(**settings)
     weights = _files(_model_folder(model))
-    effective = dataclasses.asdict(options) if model is not None else None  # the defaults too: they change
+    # The defaults too, and the constants they resolve to: either may change between sessions.
+    effective = {**dataclasses.asdict(options), **_resolved_defaults()} if model is not None else None
     key = json.dumps({"data": _files(data), "model": model, "weights": weights, "num": num, "dpinpaint": __version__,
                       "options": effective, **protocol}, sort_keys=True, default=str)  # fmt: skip
     saved = output / "protocol.json"
@@ -110,6 +111,14 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     )
     saved.write_text(key, encoding="utf-8")
     return result
+
+
+def _resolved_defaults() -> dict[str, float]:
+    """The library constants that the ``None`` settings resolve to (:mod:`dpinpaint.strategies`)."""
+    from dpinpaint import strategies
+
+    names = ("NATIVE_SCALE", "THIN_SIDE", "THICKNESS_PERCENTILE", "TILE_SCALE", "TILE_CONTEXT", "TILE_BUDGET")
+    return {name: float(getattr(strategies, name)) for name in names}
 
 
 def _files(folder: str | Path | None) -> list[tuple[str, int, int]] | None:
