@@ -141,7 +141,7 @@ def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> tor
     inside = hole[None]
     observed = torch.where(inside, 0.0, values)  # a select, not a product: NaN under a hole is not read
     b = torch.where(inside, laplacian.neighbour_sum(observed), 0.0)
-    u = b / count.to(values)[None].clamp_min(1.0)  # start: the observed neighbours' sum over the neighbour count
+    u = b / laplacian.count.clamp_min(1.0)  # start: the observed neighbours' sum over the neighbour count
     r = b - laplacian(u)
     p = r.clone()
     rr = (r * r).sum((1, 2))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
-from scoring import BASELINES, against_best, irregular, median, per_photo, thin
+from scoring import BASELINES, against_best, irregular, irregular_score, median, per_photo, thin, thin_score
 
 
 @dataclass
@@ -46,17 +46,19 @@ class Score:
 
 def score_snapshot(folder: Path, data: Path, output: Path, num: int) -> Score:
     """Evaluate one checkpoint folder on ``data`` (validation photos) and count its wins."""
-    comparisons = against_best(irregular(output / "irregular", data, str(folder), 256, num))
-    margin = next((c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average"), float("nan"))
+    wins, comparisons, margin = irregular_score(
+        against_best(irregular(output / "irregular", data, str(folder), 256, num))
+    )
     pairs = per_photo(thin(output / "scratch", data, str(folder), "scratch", num))
+    scratch_wins, photos, scratch_median = thin_score(pairs)
     return Score(
         folder.name,
-        sum(c.win for c in comparisons),
-        len(comparisons),
-        sum(ours > telea for _, ours, telea in pairs),
-        len(pairs),
+        wins,
+        comparisons,
+        scratch_wins,
+        photos,
         margin,
-        median([ours for _, ours, _ in pairs]),
+        scratch_median,
         median([telea for _, _, telea in pairs]),
     )
 

@@ -171,5 +171,16 @@ def per_photo(
     return [(photo, v[model], v[baseline]) for photo, v in by_photo.items() if model in v and baseline in v]
 
 
+def irregular_score(comparisons: list[Comparison]) -> tuple[int, int, float]:
+    """``(comparisons won, comparisons, average hole-PSNR margin)`` of :func:`against_best`'s list."""
+    margin = next((c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average"), float("nan"))
+    return sum(c.win for c in comparisons), len(comparisons), margin
+
+
+def thin_score(pairs: list[tuple[str, float, float]]) -> tuple[int, int, float]:
+    """``(photos where the model is ahead, photos, the model's median hole PSNR)`` of :func:`per_photo`'s pairs."""
+    return sum(ours > theirs for _, ours, theirs in pairs), len(pairs), median([ours for _, ours, _ in pairs])
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")

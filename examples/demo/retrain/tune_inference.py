@@ -28,7 +28,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
-from scoring import BASELINES, THIN_BASELINES, against_best, irregular, median, per_photo, thin
+from scoring import (
+    BASELINES,
+    THIN_BASELINES,
+    against_best,
+    irregular,
+    irregular_score,
+    median,
+    per_photo,
+    thin,
+    thin_score,
+)
 
 from dpinpaint.eval_report import EvalResult
 from dpinpaint.options import BLENDS
@@ -65,8 +75,7 @@ def _blends(text: str) -> list[str]:
 
 def _thin_score(result: EvalResult, reference: EvalResult) -> tuple[int, int, float]:
     """``(photos better than Telea, photos, the model's median hole PSNR)`` of a thin-mask run."""
-    pairs = per_photo(result, "opencv-telea", reference)
-    return sum(o > t for _, o, t in pairs), len(pairs), median([o for _, o, _ in pairs])
+    return thin_score(per_photo(result, "opencv-telea", reference))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,12 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     blend_rows = []  # (total wins, margin, blend, irregular wins, comparisons, {kind: (wins, photos, median)})
     for blend in args.blends:
         result = irregular(out / f"blend-{blend}", args.data, args.model, LONG_SIDE, args.num, (), blend=blend)
-        comparisons = against_best(result, BASELINES, reference)
-        margin = next(c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average")
+        wins, n, margin = irregular_score(against_best(result, BASELINES, reference))
         kinds = {m: _thin_score(thin(out / f"{m}-blend-{blend}", args.data, args.model, m, args.num, (), blend=blend),
                                 bases[m]) for m in KINDS}  # fmt: skip
-        wins = sum(c.win for c in comparisons)
-        blend_rows.append((wins + sum(k[0] for k in kinds.values()), margin, blend, wins, len(comparisons), kinds))
+        blend_rows.append((wins + sum(k[0] for k in kinds.values()), margin, blend, wins, n, kinds))
     best_blend = max(blend_rows, key=lambda r: (r[0], r[1]))[2]
     lines += [
         f"## blend: irregular 10-50% at long side {LONG_SIDE} against the best of {', '.join(BASELINES)}; scratches "
@@ -115,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             out / f"native-{side}", args.data, args.model, LONG_SIDE, args.num, (), native_max_side=side,
             blend=best_blend,
         )  # fmt: skip
-        comparisons = against_best(result, BASELINES, reference)
-        margin = next(c.margin for c in comparisons if c.metric == "hole_psnr" and c.column == "average")
-        rows.append((sum(c.win for c in comparisons), margin, side, len(comparisons)))
+        wins, n, margin = irregular_score(against_best(result, BASELINES, reference))
+        rows.append((wins, margin, side, n))
     best_side = max(rows)[2]
     lines += [
         f"## native_max_side (blend {best_blend}): irregular 10-50% at long side {LONG_SIDE} against the best of "
@@ -136,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             out / f"irregular-thin-{value:g}", args.data, args.model, LONG_SIDE, args.num, (), thin_side=value,
             native_max_side=best_side, blend=best_blend,
         )  # fmt: skip
-        comparisons = against_best(result, BASELINES, reference)
-        wins, total = sum(c.win for c in comparisons), len(comparisons)
+        wins, total, _ = irregular_score(against_best(result, BASELINES, reference))
         per_kind = {}
         for m in KINDS:
             result = thin(
