@@ -2,10 +2,11 @@
 
 Measures, in one run and side by side, the bundled ``demo`` model's ``inpaint`` with
 ``blend="poisson"`` and ``blend="none"`` on a synthetic photo with the evaluation's masks
-(:mod:`dpinpaint.eval_masks`): irregular holes of 10-20% and 40-50% at long side 768 (thick holes:
-the window runs at 256), a thin scratch at 800x600 and at 1920x1080, and text strokes at
-1920x1080 (thin holes: run at full resolution). The solver's time depends on the holes' shape, not
-on the photo's content. Medians of ``--repeats`` runs, after one warm-up.
+(:mod:`dpinpaint.eval_masks`): irregular holes of 10-20% and 40-50% at long side 768, 1920 and
+4000 (thick holes: the window runs at 256, so the blend runs twice, there and again at the photo's
+own size), a thin scratch at 800x600 and at 1920x1080, and text strokes at 1920x1080 (thin holes:
+run at full resolution, blended once). The solver's time depends on the holes' shape and size,
+not on the photo's content. Medians of ``--repeats`` runs, after one warm-up.
 
 Run from the repository root:  python benchmarks/bench_blend.py [--repeats 5] [--threads 2]
     python benchmarks/bench_blend.py --device cuda --dtype bfloat16   (each run ends when the GPU has)
@@ -19,6 +20,7 @@ import functools
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dpinpaint import Inpainter
@@ -28,9 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import add_device_arguments, device_and_dtype, median_seconds, print_environment
 from bench_inpaint import photo
 
+
+def _thick(height: int, width: int) -> np.ndarray:
+    return group_mask(height, width, "irregular", (0.4, 0.5), seed=0, index=1)
+
+
 CASES = (
     ("irregular 10-20%, 768x576", (576, 768), lambda h, w: group_mask(h, w, "irregular", (0.1, 0.2), seed=0, index=1)),
     ("irregular 40-50%, 768x576", (576, 768), lambda h, w: group_mask(h, w, "irregular", (0.4, 0.5), seed=0, index=1)),
+    ("irregular 40-50%, 1920x1080", (1080, 1920), lambda h, w: _thick(h, w)),
+    ("irregular 40-50%, 4000x3000", (3000, 4000), lambda h, w: _thick(h, w)),
     ("scratch, 800x600", (600, 800), lambda h, w: scratch_mask(h, w, seed=0, index=1)),
     ("scratch, 1920x1080", (1080, 1920), lambda h, w: scratch_mask(h, w, seed=0, index=1)),
     ("text, 1920x1080", (1080, 1920), lambda h, w: text_mask(h, w, seed=0, index=1)),

@@ -129,7 +129,8 @@ class InpaintOptions:
         native_max_side: for windows run at their own resolution (feed-forward-only models), the
             longest side a window with thick holes runs at; larger ones are scaled down to it first
             (thin holes such as scratches run at up to the image's own resolution, in tiles: see
-            :mod:`dpinpaint.strategies`). None: ``2 * R`` (256 for ``demo``, best on its validation
+            :mod:`dpinpaint.strategies`), and their fill is Poisson-blended again at the image's
+            resolution. None: ``NATIVE_SCALE * R`` (128 for ``demo``, best on its validation
             photos), at most 2048.
         thin_side: for those windows, how thin holes get more resolution: holes about this many
             pixels thick or thinner (a scratch, a wire) are filled at the image's own resolution,
@@ -138,8 +139,9 @@ class InpaintOptions:
         blend: ``"poisson"`` (default): each window's fill is Poisson-blended into the observed
             pixels around its holes (:func:`dpinpaint.ops.poisson_blend`: the fill's offset from them
             at the holes' edge is spread smoothly over the holes, so a fill a little too dark or too
-            light does not leave a seam along a scratch); ``"none"``: the paper's composite (Eq. 5),
-            the fill's own pixels.
+            light does not leave a seam along a scratch), and, for a window the network saw at
+            another resolution, again at the image's when pasted; ``"none"``: the paper's
+            composite (Eq. 5), the fill's own pixels.
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).

@@ -7,8 +7,10 @@
 2. :func:`run_windows`: run the network over the windows of one or more prepared images, in
    batches, and blend each fill into its window's observed pixels (:func:`blend_windows`, unless
    ``blend="none"``) -> :class:`WindowOutputs`;
-3. :func:`finish`: paste each window's fill into a copy of the input (observed pixels bit for
-   bit) -> the image, or an :class:`InpaintResult` with the intermediate tensors.
+3. :func:`finish`: bring each window's fill back to the image's resolution (:func:`window_fill`:
+   Poisson-blended again there when the network saw the window shrunk or enlarged) and paste it
+   into a copy of the input (observed pixels bit for bit) -> the image, or an
+   :class:`InpaintResult` with the intermediate tensors.
 
 Batch inpainting (:mod:`dpinpaint.batch`) calls the same steps, preparing images in background
 threads and running the windows of several images in one forward pass.
@@ -36,7 +38,9 @@ from .strategies import (
     check_strategy,
     model_to_window,
     plan_windows,
+    resize,
     resolve_native_max_side,
+    scale_with_holes,
     window_to_model,
     window_to_native,
 )
@@ -48,14 +52,21 @@ __all__ = [
     "WindowOutputs",
     "prepare",
     "run_windows",
+    "window_fill",
     "finish",
     "check_output_type",
     "FULL_MASK_WARNING",
+    "BLEND_MAX_SIDE",
     "OUTPUT_TYPES",
 ]
 
 #: Warn when the mask covers more than this fraction of an image.
 FULL_MASK_WARNING = 0.95
+#: The second Poisson blend (at the image's resolution, :func:`window_fill`) runs on at most this
+#: many pixels on a window's long side: a larger window is blended at this size and the correction
+#: enlarged, so time and memory stay bounded (about 3 s on 2 CPU cores for a 46% hole at 2048 px;
+#: docs/performance.md).
+BLEND_MAX_SIDE = 2048
 #: What ``output_type`` may be (None: the input's type).
 OUTPUT_TYPES = (None, "pil", "np", "pt")
 
@@ -77,9 +88,11 @@ class InpaintResult:
             ``(3, h, w)`` tensors when their sizes differ; so are ``masked`` and ``known``.
         inversion: the StyleGAN2 path's image ``I_s`` per window ``(N, 3, R, R)`` in [0, 1]
             (None for a feed-forward-only model).
-        output: what each window pastes back, per window, in [0, 1] (shaped like ``generated``):
-            its observed pixels and, in its holes, the fill Poisson-blended into them (or, with
-            ``blend="none"``, the fill's own pixels).
+        output: what each window pastes back, per window, in [0, 1] (shaped like ``generated``),
+            at the network's resolution: its observed pixels and, in its holes, the fill
+            Poisson-blended into them (or, with ``blend="none"``, the fill's own pixels). A window
+            the network saw at another resolution is blended once more at the image's when
+            pasted (:func:`window_fill`), so there ``image`` is not exactly ``output`` enlarged.
         latent: the W+ code per window ``(N, n_latent, w_dim)`` (None without inversion).
         masked: the network input per window (holes zeroed) ``(N, 3, R, R)`` in [0, 1].
         known: the network's mask per window ``(N, 1, R, R)``, 1 = observed.
@@ -134,6 +147,8 @@ class Prepared:
         strategies: the strategy used per image (``"none"`` for an empty mask).
         windows: the network inputs, in order.
         notes: the warnings given while preparing it, as text (batch runs report them per image).
+        blend: how :func:`finish` pastes a fill the network made at another resolution
+            (``options.blend``; see :func:`window_fill`).
     """
 
     data: ImageData
@@ -141,6 +156,7 @@ class Prepared:
     strategies: list[str] = field(default_factory=list)
     windows: list[WindowInput] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    blend: str = "none"
 
 
 @dataclass
@@ -242,7 +258,7 @@ def prepare(image: Any, mask: Any, options: InpaintOptions, model: DualPathNet) 
         )
     if hole.shape[0] not in (1, data.batch):
         raise InvalidInputError(f"{hole.shape[0]} masks for a batch of {data.batch} images; pass 1 or {data.batch}")
-    prepared = Prepared(data, hole.expand(data.batch, -1, -1))
+    prepared = Prepared(data, hole.expand(data.batch, -1, -1), blend=options.blend)
     for b in range(data.batch):
         fraction = float(prepared.hole[b].float().mean())
         if fraction == 0.0:
@@ -371,6 +387,45 @@ def blend_windows(fill: torch.Tensor, image: torch.Tensor, known: torch.Tensor) 
     return torch.where(hole[:, None], torch.stack(blended).to(image.dtype), image)
 
 
+def window_fill(
+    output: torch.Tensor, geometry: WindowGeometry, rgb: torch.Tensor | None, hole: torch.Tensor
+) -> torch.Tensor:
+    """Step 3a: one window's output brought back to the image's resolution, ready to paste.
+
+    With ``rgb`` (``blend="poisson"``) a window the network saw at another resolution is
+    Poisson-blended again at the image's own (:func:`dpinpaint.ops.poisson_blend`, over the whole
+    window, context included): the blend at the network's resolution matched the fill to a
+    resampled copy of the surroundings, so their fine detail, and the ring of pixels that
+    resampling turned into holes, still met the enlarged fill with a seam. A window longer than
+    :data:`BLEND_MAX_SIDE` is blended at that size, and the correction enlarged to it.
+
+    Args:
+        output: the window's ``(3, h, w)`` output in [-1, 1] (:attr:`WindowOutputs.output`).
+        geometry: where it goes (:attr:`WindowInput.geometry`).
+        rgb: ``(3, H, W)`` the image in [0, 1], or None for no second blend.
+        hole: ``(H, W)`` bool, True = fill.
+
+    Returns:
+        ``(3, height, width)`` in [0, 1] for the window's pasted part.
+    """
+    if rgb is None or not geometry.rescaled or not bool(torch.isfinite(output).all()):
+        return model_to_window(output, geometry)
+    w = geometry.window
+    whole = model_to_window(output, geometry, core=False)
+    target = rgb[:, w.top : w.bottom, w.left : w.right].to(whole.dtype)
+    inside = hole[w.top : w.bottom, w.left : w.right]
+    side = max(w.height, w.width)
+    if side <= BLEND_MAX_SIDE:
+        blended = poisson_blend(whole, target, inside)
+    else:  # blend a shrunk copy; enlarge only the correction, so the fill keeps its own detail
+        size = (max(1, round(w.height * BLEND_MAX_SIDE / side)), max(1, round(w.width * BLEND_MAX_SIDE / side)))
+        small_target, small_hole = scale_with_holes(target, inside, size)
+        small = resize(whole[None], size)[0]
+        correction = resize((poisson_blend(small, small_target, small_hole) - small)[None], (w.height, w.width))[0]
+        blended = torch.where(inside, whole + correction, target)
+    return geometry.cut_core(blended).clamp_(0.0, 1.0)
+
+
 def finish(
     prepared: Prepared,
     outputs: WindowOutputs,
@@ -388,8 +443,11 @@ def finish(
     data = prepared.data
     pixels = data.pixels.clone()
     grey = [data.is_grey(b, prepared.hole[b]) for b in range(data.batch)]
+    rgb: dict[int, torch.Tensor] = {}
     for i, item in enumerate(prepared.windows):
-        fill = model_to_window(outputs.output[i], item.geometry)
+        if prepared.blend == "poisson" and item.geometry.rescaled and item.index not in rgb:
+            rgb[item.index] = data.rgb(item.index)
+        fill = window_fill(outputs.output[i], item.geometry, rgb.get(item.index), prepared.hole[item.index])
         w = item.window
         hole = prepared.hole[item.index, w.top : w.bottom, w.left : w.right]
         data.paste(pixels, item.index, w, fill, hole, grey=grey[item.index])

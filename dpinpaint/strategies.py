@@ -15,7 +15,7 @@ reflection, inpainted, scaled back, and only its hole pixels are pasted into the
   the hole map padded the same way (mirrored holes stay holes, mirrored observed pixels count as
   observed: the network sees what looks like a larger photo with holes, as in training), and
   the padding is cut off again. The working scale follows the holes: a window whose longer side
-  exceeds ``native_max_side`` (default ``NATIVE_SCALE * R``, 256 for the 128x128 demo, at most
+  exceeds ``native_max_side`` (default ``NATIVE_SCALE * R``, 128 for the 128x128 demo, at most
   ``NATIVE_MAX_SIDE``) is scaled down to it first when its holes are thick (large holes want the
   training scale), but thin holes (scratches, strokes: :func:`hole_thickness` up to
   ``THIN_SIDE`` px) run at up to the image's own resolution; on a large image such a window is cut
@@ -58,6 +58,8 @@ __all__ = [
     "window_to_model",
     "window_to_native",
     "model_to_window",
+    "resize",
+    "scale_with_holes",
     "NATIVE_MAX_SIDE",
     "NATIVE_SCALE",
     "resolve_native_max_side",
@@ -66,17 +68,22 @@ __all__ = [
 
 Strategy = Literal["auto", "resize", "crop", "native"]
 #: The longest side a window runs at natively by default, in multiples of the training size ``R``;
-#: larger windows are scaled down to it first. Chosen on the demo's validation photos at long side
-#: 768: 2R scored best (hole PSNR 17.76 dB; 1R 17.29, 1.5R 17.61, 3R 17.60, 4R 17.41, 6R 17.22).
-NATIVE_SCALE = 2
+#: larger windows are scaled down to it first (and their fill Poisson-blended again at the image's
+#: resolution, :func:`dpinpaint.pipeline.window_fill`). Chosen on the demo's 23 validation photos at
+#: long side 768, irregular holes of 10-50%, hole-PSNR margin over the best of Telea, NS and
+#: biharmonic: with the blend at both resolutions, 1R / 1.25R / 1.5R / 2R / 3R gave +1.20 / +1.19 /
+#: +1.14 / +1.01 / +0.61 dB (20 / 20 / 20 / 20 / 19 of 20 comparisons won). Without the second
+#: blend 2R was best (hole PSNR 17.76 dB; 1R 17.29, 1.5R 17.61, 3R 17.60, 4R 17.41, 6R 17.22).
+NATIVE_SCALE = 1
 #: Thin holes run at a larger working scale than ``native_max_side`` allows: ``min(1, max(default,
 #: THIN_SIDE / thickness))``, the holes' thickness (:func:`hole_thickness`) in image pixels; a hole
 #: ``THIN_SIDE`` pixels thick or thinner is filled at the image's own resolution. Chosen on the
-#: demo's validation photos with Poisson blending (23 photos at their own size, against Telea):
-#: 2 / 4 / 8 / 16 / 32 made scratches better on 11 / 17 / 21 / 21 / 21 and text strokes on 9 / 9 /
-#: 11 / 19 / 20; 32 lowered the irregular holes' wins at long side 768 (10 of 20 instead of 11),
-#: 16 kept them. (Without the blend, 4 / 8 / 16 scored alike on scratches.)
-THIN_SIDE = 16.0
+#: demo's validation photos (23 photos at their own size, against Telea), with ``NATIVE_SCALE`` 1
+#: and the blend at both resolutions: 2 / 4 / 8 made scratches better on 23 / 23 / 22 (median
+#: hole PSNR 28.85 / 28.99 / 29.57 dB) and text strokes on 23 / 23 / 22 (21.36 / 21.32 / 21.27);
+#: 4 has the higher scratch median of the two that win on every photo. (With ``NATIVE_SCALE`` 2 and
+#: the blend at the working resolution only, 16 was chosen: text strokes better on 19 of 23.)
+THIN_SIDE = 4.0
 #: Percentile of the distance transform inside a window's holes that measures their thickness
 #: (robust to the few thicker pixels where strokes cross).
 THICKNESS_PERCENTILE = 99.0
@@ -324,8 +331,9 @@ def _plan(hole: torch.Tensor, resolution: int, strategy: str, margin: float, nat
     return whole
 
 
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of ``(N, C, h, w)`` float, antialiased when shrinking (non-negative weights)."""
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of ``(N, C, h, w)`` float to ``size`` ``(h', w')``, antialiased when
+    shrinking (non-negative weights)."""
     if tuple(x.shape[-2:]) == size:
         return x
     if 1 in (x.shape[-1], size[1]) and x.shape[-2] != size[0]:
@@ -335,6 +343,22 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         x = F.interpolate(x.transpose(-1, -2), size=size[::-1], mode="bilinear", align_corners=False, antialias=True)
         return x.transpose(-1, -2)
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def scale_with_holes(rgb: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image and its holes scaled to ``size`` ``(h', w')`` conservatively: the hole pixels are
+    zeroed first, so what is under them never reaches the result, and a scaled pixel is a hole
+    where any hole pixel contributes to it.
+
+    Args:
+        rgb: ``(C, h, w)`` float; hole: ``(h, w)`` bool, True = hole.
+
+    Returns:
+        ``(rgb (C, h', w'), hole (h', w') bool)``.
+    """
+    hole_f = hole.to(rgb.dtype)[None]
+    both = resize(torch.cat([rgb * (1.0 - hole_f), hole_f])[None], size)[0]
+    return both[:-1], both[-1] > _LEAK_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -348,6 +372,18 @@ class WindowGeometry:
     scaled: tuple[int, int]  # (h, w) after scaling the window, longer side = R
     pad: tuple[int, int]  # (top, left) padding inside the R x R input
     core: Window | None = None  # the part of ``window`` that is pasted, relative to it (None: all)
+
+    @property
+    def rescaled(self) -> bool:
+        """Whether the network saw the window at another resolution than the image's."""
+        return self.scaled != (self.window.height, self.window.width)
+
+    def cut_core(self, x: torch.Tensor) -> torch.Tensor:
+        """The pasted part of ``x`` ``(..., window.height, window.width)`` (all of it without a core)."""
+        if self.core is None:
+            return x
+        c = self.core
+        return x[..., c.top : c.bottom, c.left : c.right]
 
 
 def window_to_model(
@@ -363,16 +399,17 @@ def window_to_model(
         ``(image (3, R, R) in [-1, 1], known (1, R, R) in {0, 1}, geometry)``.
     """
     w = window
-    crop = rgb[:, w.top : w.bottom, w.left : w.right]
-    hole_crop = hole[w.top : w.bottom, w.left : w.right].to(crop.dtype)[None]
-    crop = crop * (1.0 - hole_crop)  # the content under the holes never reaches the network
     scale = resolution / max(w.height, w.width)
     size = (
         min(resolution, max(1, round(w.height * scale))),
         min(resolution, max(1, round(w.width * scale))),
     )
-    small = _resize(torch.cat([crop, hole_crop])[None], size)[0]
-    image, hole_small = small[:3], (small[3:] > _LEAK_TOLERANCE).to(small.dtype)
+    crop, hole_crop = rgb[:, w.top : w.bottom, w.left : w.right], hole[w.top : w.bottom, w.left : w.right]
+    if size == (w.height, w.width):  # the content under the holes never reaches the network
+        image, hole_small = crop * (~hole_crop).to(crop.dtype)[None], hole_crop.to(crop.dtype)[None]
+    else:
+        image, scaled_hole = scale_with_holes(crop, hole_crop, size)
+        hole_small = scaled_hole.to(image.dtype)[None]
     pad_top, pad_left = (resolution - size[0]) // 2, (resolution - size[1]) // 2
     pads = (pad_left, resolution - size[1] - pad_left, pad_top, resolution - size[0] - pad_top)
     if any(pads):
@@ -403,17 +440,16 @@ def window_to_native(
         ``(image (3, h', w') in [-1, 1], known (1, h', w') in {0, 1}, geometry)``.
     """
     w = _outer(window, int(rgb.shape[-2]), int(rgb.shape[-1]))
-    crop = rgb[:, w.top : w.bottom, w.left : w.right]
-    hole_crop = hole[w.top : w.bottom, w.left : w.right].to(crop.dtype)[None]
-    crop = crop * (1.0 - hole_crop)  # the content under the holes never reaches the network
+    crop, hole_crop = rgb[:, w.top : w.bottom, w.left : w.right], hole[w.top : w.bottom, w.left : w.right]
     size = (w.height, w.width)
-    both = torch.cat([crop, hole_crop])[None]
     limit = max_side if window.scale is None else max(size)
     scale = min(1.0, max_side / max(size)) if window.scale is None else min(1.0, window.scale)
     if scale < 1.0:
         size = (max(1, min(limit, round(w.height * scale))), max(1, min(limit, round(w.width * scale))))
-        both = _resize(both, size)
-        both[:, 3:] = (both[:, 3:] > _LEAK_TOLERANCE).to(both.dtype)
+        crop, hole_crop = scale_with_holes(crop, hole_crop, size)
+    else:  # the content under the holes never reaches the network
+        crop = crop * (~hole_crop).to(crop.dtype)[None]
+    both = torch.cat([crop, hole_crop.to(crop.dtype)[None]])[None]
     padded = [max(2 * multiple, math.ceil(side / multiple) * multiple) for side in size]
     pad_top, pad_left = (padded[0] - size[0]) // 2, (padded[1] - size[1]) // 2
     pads = (pad_left, padded[1] - size[1] - pad_left, pad_top, padded[0] - size[0] - pad_top)
@@ -427,13 +463,12 @@ def window_to_native(
     return image, known, WindowGeometry(w, size, (pad_top, pad_left), core)
 
 
-def model_to_window(fill: torch.Tensor, geometry: WindowGeometry) -> torch.Tensor:
+def model_to_window(fill: torch.Tensor, geometry: WindowGeometry, *, core: bool = True) -> torch.Tensor:
     """The network's ``(3, R, R)`` (or padded native) output in [-1, 1] -> ``(3, height, width)`` in [0, 1] for its window
-    (a native window's context cut off again)."""
+    (a native window's context cut off again, unless ``core=False``: then all of ``geometry.window``)."""
     (h, w), (top, left) = geometry.scaled, geometry.pad
     x = fill[None, :, top : top + h, left : left + w].float()
-    x = _resize(x, (geometry.window.height, geometry.window.width))[0]
-    if geometry.core is not None:
-        c = geometry.core
-        x = x[:, c.top : c.bottom, c.left : c.right]
+    x = resize(x, (geometry.window.height, geometry.window.width))[0]
+    if core:
+        x = geometry.cut_core(x)
     return ((x + 1.0) * 0.5).clamp_(0.0, 1.0)

@@ -262,6 +262,9 @@ def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     assert [s["name"] for s in json.loads((tmp_path / "choose" / "choice.json").read_text())] == ["step-00000200"]
     with pytest.raises(AssertionError, match="scored again"):  # another protocol (fewer photos): run again
         module.main([*argv, "--num", "1"])
+    monkeypatch.setattr(sys.modules["scoring"], "_inference_code", lambda: "changed")
+    with pytest.raises(AssertionError, match="scored again"):  # the same protocol, other inference code
+        module.main([*argv, "--last", "1"])
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from dpinpaint.errors import (
     ModelNotFoundError,
 )
 from dpinpaint.ops import poisson_blend
+from dpinpaint.strategies import resolve_native_max_side
 
 
 @pytest.fixture(scope="module")
@@ -406,9 +407,11 @@ def test_auto_runs_a_feedforward_model_at_the_image_s_own_resolution(ff_inp: Inp
     assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
     assert not np.array_equal(out[mask > 0], image[mask > 0])
     assert np.array_equal(out, np.asarray(ff_inp.inpaint(image, mask, strategy="native", native_max_side=256)))
-    default = ff_inp.inpaint(image, mask, return_details=True)  # at most 2R = 128 on the long side
-    assert default.strategy == ["native"] and default.generated.shape == (1, 3, 88, 128)
-    assert np.array_equal(np.asarray(default.image)[mask == 0], image[mask == 0])
+    capped = ff_inp.inpaint(image, mask, return_details=True, native_max_side=128)  # at most 128 on the long side
+    assert capped.strategy == ["native"] and capped.generated.shape == (1, 3, 88, 128)
+    assert np.array_equal(np.asarray(capped.image)[mask == 0], image[mask == 0])
+    default = ff_inp.inpaint(image, mask, return_details=True)  # NATIVE_SCALE * R on the long side
+    assert max(default.generated.shape[-2:]) == resolve_native_max_side(ff_inp.resolution)
     with pytest.raises(InvalidInputError, match="native_max_side"):
         ff_inp.inpaint(image, mask, native_max_side=0)
     resized = ff_inp.inpaint(image, mask, strategy="resize", return_details=True)
@@ -417,12 +420,13 @@ def test_auto_runs_a_feedforward_model_at_the_image_s_own_resolution(ff_inp: Inp
 
 def test_thin_side_decides_which_strokes_run_at_full_resolution(ff_inp: Inpainter) -> None:
     image, mask = _image(150, 460, seed=6), _mask(150, 460, [(70, 0, 12, 460)])  # a 12-px stroke
-    between = ff_inp.inpaint(image, mask, return_details=True, thin_side=8)  # a scale of about 8/12
-    default = ff_inp.inpaint(image, mask, return_details=True)  # THIN_SIDE 16: 12 px is thin, full resolution
-    low = ff_inp.inpaint(image, mask, return_details=True, thin_side=0.5)  # nothing is thin: the default 128
-    widths = [int(r.generated.shape[-1]) for r in (low, between, default)]
+    kwargs = {"return_details": True, "native_max_side": 128}
+    between = ff_inp.inpaint(image, mask, thin_side=8, **kwargs)  # a scale of about 8/12
+    full = ff_inp.inpaint(image, mask, thin_side=16, **kwargs)  # 12 px is thin: full resolution
+    low = ff_inp.inpaint(image, mask, thin_side=0.5, **kwargs)  # nothing is thin: native_max_side
+    widths = [int(r.generated.shape[-1]) for r in (low, between, full)]
     assert widths[0] == 128 and widths[0] < widths[1] < widths[2] and widths[2] >= 460
-    for r in (low, between, default):
+    for r in (low, between, full):
         assert np.array_equal(np.asarray(r.image)[mask == 0], image[mask == 0])
     with pytest.raises(InvalidInputError, match="thin_side"):
         ff_inp.inpaint(image, mask, thin_side=-1)
@@ -463,6 +467,6 @@ def test_thin_damage_on_a_large_image_is_filled_at_full_resolution_in_tiles(ff_i
     out = np.asarray(result.image)
     assert np.array_equal(out[mask == 0], image[mask == 0])
     assert not np.array_equal(out[mask > 0], image[mask > 0])
-    thick = _mask(600, 2400, [(100, 100, 400, 2000)])  # thick holes: one window at the default 2R side
+    thick = _mask(600, 2400, [(100, 100, 400, 2000)])  # thick holes: one window at the default side
     default = ff_inp.inpaint(image, thick, return_details=True)
-    assert len(default.windows) == 1 and default.generated.shape[-1] == 2 * ff_inp.resolution
+    assert len(default.windows) == 1 and default.generated.shape[-1] == resolve_native_max_side(ff_inp.resolution)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from dpinpaint.errors import InvalidInputError
 from dpinpaint.strategies import (
-    THIN_SIDE,
+    NATIVE_MAX_SIDE,
+    NATIVE_SCALE,
     TILE_BUDGET,
     TILE_CONTEXT,
     TILE_SCALE,
@@ -405,8 +406,9 @@ def test_native_windows_larger_than_max_side_are_scaled_down() -> None:
     assert model_to_window(image, geometry).shape == (3, h, w)
 
 
-def test_native_max_side_defaults_to_twice_the_training_size() -> None:
-    assert resolve_native_max_side(128) == 256 and resolve_native_max_side(1024) == 2048  # capped
+def test_native_max_side_defaults_to_native_scale_times_the_training_size() -> None:
+    assert resolve_native_max_side(128) == NATIVE_SCALE * 128
+    assert resolve_native_max_side(4096) == NATIVE_MAX_SIDE  # capped
     assert resolve_native_max_side(128, 777) == 777
     for bad in (0, -5, 1.5, True, "big"):
         with pytest.raises(InvalidInputError, match="native_max_side"):
@@ -444,20 +446,22 @@ def test_hole_thickness_is_about_the_stroke_width() -> None:
 
 def test_thin_holes_run_at_full_resolution_and_thick_ones_at_the_default() -> None:
     thin, thick = _lines(600, 900, [100, 300, 500]), _hole(600, 900, (100, 100, 300, 400))
-    plan = plan_windows(thin, 128, "auto", native=True)  # default: 256 on the long side
+    plan = plan_windows(thin, 128, "auto", native=True)  # 2-px scratches: thin under the default THIN_SIDE
     assert plan == Plan("native", (Window(0, 0, 600, 900, scale=1.0),), native=True)
     assert plan_windows(thick, 128, "auto", native=True) == Plan("native", (Window(0, 0, 600, 900),), native=True)
-    # between the two: THIN_SIDE pixels of hole thickness at the working scale
-    width = round(1.8 * THIN_SIDE)
-    (window,) = plan_windows(_lines(600, 900, [100, 300], width=width), 128, "auto", native=True).windows
-    assert window.scale is not None and 256 / 900 < window.scale < 1.0
-    assert window.scale == pytest.approx(THIN_SIDE / width, rel=0.1)
+    # between the two: thin_side pixels of hole thickness at the working scale
+    side = 16.0  # a line far from the pixel grid's rounding, whatever THIN_SIDE is
+    width = round(1.8 * side)
+    lines = _lines(600, 900, [100, 300], width=width)
+    (window,) = plan_windows(lines, 128, "auto", native=True, thin_side=side).windows
+    assert window.scale is not None and resolve_native_max_side(128) / 900 < window.scale < 1.0
+    assert window.scale == pytest.approx(side / width, rel=0.1)
     assert plan_windows(thin, 128, "auto", native=True, max_side=1000).windows == (Window(0, 0, 600, 900),)
     # thin_side moves the line between the two: twice as thick holes at the same scale
     wider = _lines(600, 900, [100, 300], width=2 * width)
-    (window2,) = plan_windows(wider, 128, "auto", native=True, thin_side=2 * THIN_SIDE).windows
+    (window2,) = plan_windows(wider, 128, "auto", native=True, thin_side=2 * side).windows
     assert window2.scale == pytest.approx(window.scale, rel=0.1)
-    (window3,) = plan_windows(_lines(600, 900, [100, 300], width=width), 128, "auto", native=True, thin_side=1).windows
+    (window3,) = plan_windows(lines, 128, "auto", native=True, thin_side=1).windows
     assert window3.scale is None  # 1 px: only hairlines get more than the default
     assert plan_windows(thin, 128, "auto") == Plan("resize", (Window(0, 0, 600, 900),))  # inversion path: as before
 

@@ -127,7 +127,7 @@ def add_native_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_OPTIONS.native_max_side,
         help="longest side a window with thick holes runs at natively (feed-forward models; thin ones run at up to "
-        "full resolution; default 2x the model's resolution)",
+        "full resolution; default: the model's resolution times dpinpaint.strategies.NATIVE_SCALE)",
     )
     p.add_argument(
         "--thin-side",

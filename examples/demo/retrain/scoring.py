@@ -100,7 +100,7 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     # The defaults too, and the constants they resolve to: either may change between sessions.
     effective = {**dataclasses.asdict(options), **_resolved_defaults()} if model is not None else None
     key = json.dumps({"data": _files(data), "model": model, "weights": weights, "num": num, "dpinpaint": __version__,
-                      "options": effective, **protocol}, sort_keys=True, default=str)  # fmt: skip
+                      "code": _inference_code(), "options": effective, **protocol}, sort_keys=True, default=str)  # fmt: skip
     saved = output / "protocol.json"
     if saved.is_file() and (output / "report.json").is_file() and saved.read_text(encoding="utf-8") == key:
         return EvalResult.from_json((output / "report.json").read_text(encoding="utf-8"))
@@ -111,6 +111,30 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     )
     saved.write_text(key, encoding="utf-8")
     return result
+
+
+def _inference_code() -> str:
+    """A digest of the library's inference code (all of ``dpinpaint`` but training, the command
+    line, the UI and conversion; its syntax trees without docstrings, so that comments, docstrings
+    and formatting do not count): a change there, even to no setting, scores everything again."""
+    import ast
+    import hashlib
+
+    import dpinpaint
+
+    root = Path(dpinpaint.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] in ("train", "cli", "ui", "convert"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + ast.dump(tree).encode())
+    return digest.hexdigest()
 
 
 def _resolved_defaults() -> dict[str, float]:
