@@ -71,8 +71,9 @@ Strategy = Literal["auto", "resize", "crop", "native"]
 #: larger windows are scaled down to it first (and their fill Poisson-blended again at the image's
 #: resolution, :func:`dpinpaint.pipeline.window_fill`). Chosen on the demo's 23 validation photos at
 #: long side 768, irregular holes of 10-50%, hole-PSNR margin over the best of Telea, NS and
-#: biharmonic: with the blend at both resolutions, 1R / 1.25R / 1.5R / 2R / 3R gave +1.20 / +1.19 /
-#: +1.14 / +1.01 / +0.61 dB (20 / 20 / 20 / 20 / 19 of 20 comparisons won). Without the second
+#: biharmonic: with the blend at both resolutions (and ``THIN_SIDE`` 16, the default then), 1R /
+#: 1.25R / 1.5R / 2R / 3R gave +1.20 / +1.19 / +1.14 / +1.01 / +0.61 dB (20 / 20 / 20 / 20 / 19 of
+#: 20 comparisons won); with 1R and ``THIN_SIDE`` 4, +1.22 dB. Without the second
 #: blend 2R was best (hole PSNR 17.76 dB; 1R 17.29, 1.5R 17.61, 3R 17.60, 4R 17.41, 6R 17.22).
 NATIVE_SCALE = 1
 #: Thin holes run at a larger working scale than ``native_max_side`` allows: ``min(1, max(default,
