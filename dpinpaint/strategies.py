@@ -349,7 +349,7 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def scale_with_holes(rgb: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """An image and its holes scaled to ``size`` ``(h', w')`` conservatively: the hole pixels are
     zeroed first, so what is under them never reaches the result, and a scaled pixel is a hole
-    where any hole pixel contributes to it.
+    where any hole pixel contributes to it (at the same size: the image with its holes zeroed).
 
     Args:
         rgb: ``(C, h, w)`` float; hole: ``(h, w)`` bool, True = hole.
@@ -406,11 +406,8 @@ def window_to_model(
         min(resolution, max(1, round(w.width * scale))),
     )
     crop, hole_crop = rgb[:, w.top : w.bottom, w.left : w.right], hole[w.top : w.bottom, w.left : w.right]
-    if size == (w.height, w.width):  # the content under the holes never reaches the network
-        image, hole_small = crop * (~hole_crop).to(crop.dtype)[None], hole_crop.to(crop.dtype)[None]
-    else:
-        image, scaled_hole = scale_with_holes(crop, hole_crop, size)
-        hole_small = scaled_hole.to(image.dtype)[None]
+    image, scaled_hole = scale_with_holes(crop, hole_crop, size)  # the holes' content never reaches the network
+    hole_small = scaled_hole.to(image.dtype)[None]
     pad_top, pad_left = (resolution - size[0]) // 2, (resolution - size[1]) // 2
     pads = (pad_left, resolution - size[1] - pad_left, pad_top, resolution - size[0] - pad_top)
     if any(pads):
@@ -447,9 +444,7 @@ def window_to_native(
     scale = min(1.0, max_side / max(size)) if window.scale is None else min(1.0, window.scale)
     if scale < 1.0:
         size = (max(1, min(limit, round(w.height * scale))), max(1, min(limit, round(w.width * scale))))
-        crop, hole_crop = scale_with_holes(crop, hole_crop, size)
-    else:  # the content under the holes never reaches the network
-        crop = crop * (~hole_crop).to(crop.dtype)[None]
+    crop, hole_crop = scale_with_holes(crop, hole_crop, size)  # the holes' content never reaches the network
     both = torch.cat([crop, hole_crop.to(crop.dtype)[None]])[None]
     padded = [max(2 * multiple, math.ceil(side / multiple) * multiple) for side in size]
     pad_top, pad_left = (padded[0] - size[0]) // 2, (padded[1] - size[1]) // 2

@@ -97,8 +97,8 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side", "blend") if k in protocol}
     options = InpaintOptions(**settings)
     weights = _files(_model_folder(model))
-    # The defaults too, and the constants they resolve to: either may change between sessions.
-    effective = {**dataclasses.asdict(options), **_resolved_defaults()} if model is not None else None
+    # The defaults too (the constants they resolve to are in the code digest): either may change.
+    effective = dataclasses.asdict(options) if model is not None else None
     key = json.dumps({"data": _files(data), "model": model, "weights": weights, "num": num, "dpinpaint": __version__,
                       "code": _inference_code(), "options": effective, **protocol}, sort_keys=True, default=str)  # fmt: skip
     saved = output / "protocol.json"
@@ -135,14 +135,6 @@ def _inference_code() -> str:
                     node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + ast.dump(tree).encode())
     return digest.hexdigest()
-
-
-def _resolved_defaults() -> dict[str, float]:
-    """The library constants that the ``None`` settings resolve to (:mod:`dpinpaint.strategies`)."""
-    from dpinpaint import strategies
-
-    names = ("NATIVE_SCALE", "THIN_SIDE", "THICKNESS_PERCENTILE", "TILE_SCALE", "TILE_CONTEXT", "TILE_BUDGET")
-    return {name: float(getattr(strategies, name)) for name in names}
 
 
 def _files(folder: str | Path | None) -> list[tuple[str, int, int]] | None:
