@@ -64,8 +64,8 @@ __all__ = [
 FULL_MASK_WARNING = 0.95
 #: The second Poisson blend (at the image's resolution, :func:`window_fill`) runs on at most this
 #: many pixels on a window's long side: a larger window is blended at this size and the correction
-#: enlarged, so time and memory stay bounded (benchmarks/bench_blend.py on 2 CPU cores: 2.9 s for
-#: a 1920x1080 photo with 46% holes, 8.7 s for 4000x3000; docs/performance.md).
+#: enlarged, so time and memory stay bounded (benchmarks/bench_blend.py on 2 CPU cores: 1.5 s for
+#: a 1920x1080 photo with 46% holes, 4.2 s for 4000x3000; docs/performance.md).
 BLEND_MAX_SIDE = 2048
 #: What ``output_type`` may be (None: the input's type).
 OUTPUT_TYPES = (None, "pil", "np", "pt")

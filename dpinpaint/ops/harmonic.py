@@ -13,18 +13,21 @@ so the result ``fill + c`` has the fill's Laplacian in the hole and the target's
 (zero normal derivative), so a hole touching the border needs no values beyond it.
 
 The system is solved by conjugate gradients (its matrix is symmetric positive definite: each
-hole pixel's count of neighbours on the diagonal, -1 for each neighbour in the hole) on the holes'
-bounding box, until the residual is below :data:`TOLERANCE` of the right-hand side, each step
-preconditioned by a multigrid V-cycle (:class:`_Multigrid`). Plain conjugate gradients need
-iterations in proportion to the holes' thickness (hundreds for a photo's blobs at full
-resolution); the V-cycle settles the smooth part of the answer on coarser grids, where it is
-cheap, and keeps the count near ten whatever the size (measured on blocks 70 to 620 pixels
-across, and on the full-resolution blends of 768 px validation photos with 10-50% holes).
+hole pixel's count of neighbours on the diagonal, -1 for each neighbour in the hole) over the hole
+pixels alone, stored as a list (:class:`_Laplacian`), so that the work follows the holes and not
+their bounding box: a thin scratch across a 1080p photo is 1% of its box. It runs until the
+residual is below :data:`TOLERANCE` of the right-hand side, each step preconditioned by a multigrid
+V-cycle (:class:`_Multigrid`). Plain conjugate gradients need iterations in proportion to the
+holes' thickness (hundreds for a photo's blobs at full resolution); the V-cycle settles the smooth
+part of the answer on coarser grids, where it is cheap, and keeps the count near ten whatever the
+size (measured on blocks 70 to 620 pixels across, and on the full-resolution blends of 768 px
+validation photos with 10-50% holes).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -107,7 +110,7 @@ def poisson_blend(fill: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) 
     return torch.where(hole, fill + offset, target)
 
 
-def _border_counts(shape: torch.Size, top: int, left: int, bottom: int, right: int) -> torch.Tensor:
+def _border_counts(shape: torch.Size | tuple[int, int], top: int, left: int, bottom: int, right: int) -> torch.Tensor:
     """Each pixel's number of neighbours inside the whole ``shape``, for the box ``top:bottom, left:right``."""
     height, width = shape
     rows = torch.arange(top, bottom)[:, None]
@@ -116,29 +119,64 @@ def _border_counts(shape: torch.Size, top: int, left: int, bottom: int, right: i
     return (4 - edges).float()
 
 
-class _Laplacian:
-    """``A x`` for the hole pixels of a ``(C, h, w)`` box: each one's neighbour count times its value,
-    minus its neighbours' values (observed neighbours and those outside the image count as zero)."""
+def _neighbour_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum of each pixel's four neighbours in ``x`` ``(C, h, w)`` (zero beyond its sides)."""
+    q = F.pad(x, (1, 1, 1, 1))
+    return q[:, :-2, 1:-1] + q[:, 2:, 1:-1] + q[:, 1:-1, :-2] + q[:, 1:-1, 2:]
 
-    def __init__(self, hole: torch.Tensor, count: torch.Tensor, like: torch.Tensor) -> None:
-        channels, height, width = like.shape
-        self.inside = hole.to(like.dtype)[None]
-        self.count = count.to(device=like.device, dtype=like.dtype)[None] * self.inside
-        self.padded = like.new_zeros(channels, height + 2, width + 2)  # a zero border, written inside only
-        self.centre = self.padded[:, 1:-1, 1:-1]
 
-    def neighbour_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """The sum of each pixel's four neighbours in ``x`` ``(C, h, w)`` (zero beyond the box)."""
-        self.centre.copy_(x)
-        q = self.padded
-        total = q[:, :-2, 1:-1] + q[:, 2:, 1:-1]
-        total += q[:, 1:-1, :-2]
-        total += q[:, 1:-1, 2:]
-        return total
+class _RowSums:
+    """``out[i] = Σ_j weights[i, j] * x[numbers[i, j]]`` for ``x`` ``(m, C)``: a sparse matrix with
+    ``k`` entries a row, as ``embedding_bag`` computes it (one pass, no matrix format)."""
+
+    def __init__(self, numbers: torch.Tensor, weights: torch.Tensor) -> None:
+        rows, k = numbers.shape
+        self.numbers, self.weights = numbers.reshape(-1), weights.reshape(-1)
+        self.offsets = torch.arange(0, rows * k, k, device=numbers.device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.neighbour_sum(x).mul_(self.inside)
-        return torch.addcmul(out.neg_(), self.count, x)
+        return F.embedding_bag(self.numbers, x, self.offsets, per_sample_weights=self.weights, mode="sum")
+
+
+class _Laplacian:
+    """``A x`` on the hole pixels of an ``(h, w)`` grid, which are stored alone: the work follows
+    the hole pixels, not their bounding box (a thin scratch across a photo is about 1% of its box).
+
+    The ``n`` hole pixels are numbered in row-major order; a vector over them is ``(n + 1, C)``, its
+    last row a zero that stands for every neighbour that is not a hole (observed, or outside the
+    grid). Row ``i`` of ``A`` is hole pixel ``i``'s neighbour count on the diagonal and -1 for each
+    neighbour in the hole, so ``A x`` is a weighted sum over each pixel's list of five pixel
+    numbers (its neighbours' and its own): :class:`_RowSums`.
+    """
+
+    def __init__(self, hole: torch.Tensor, count: torch.Tensor) -> None:
+        height, width = hole.shape
+        self.hole = hole
+        #: ``(n,)`` each: the hole pixels' rows and columns, in row-major order.
+        self.rows, self.cols = torch.nonzero(hole, as_tuple=True)
+        self.size = len(self.rows)
+        self._stride = width + 2
+        at = self.flat_index(self.rows, self.cols)
+        #: ``((h + 2) * (w + 2),)``: each pixel's number (a ring around the grid: ``n``, the zero row).
+        self.numbers = torch.full(((height + 2) * self._stride,), self.size, dtype=torch.long, device=hole.device)
+        self.numbers[at] = torch.arange(self.size, device=hole.device)
+        offsets = torch.tensor([-self._stride, self._stride, -1, 1, 0], device=hole.device)
+        zero_row = torch.full((1, 5), self.size, dtype=torch.long, device=hole.device)
+        taps = torch.cat([self.numbers[at[:, None] + offsets], zero_row])  # four neighbours, then itself
+        #: ``(n + 1, 1)``: each hole pixel's neighbour count (in the whole image at the finest grid).
+        self.count = torch.cat([count.to(hole.device)[self.rows, self.cols], count.new_zeros(1)])[:, None].float()
+        self._apply = _RowSums(taps, torch.cat([-(self.count > 0).float().expand(-1, 4), self.count], 1))
+
+    def flat_index(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Where the pixels ``(rows, cols)`` of the grid are in :attr:`numbers`."""
+        return (rows + 1) * self._stride + cols + 1
+
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
+        """``(C, h, w)`` -> ``(n + 1, C)``: the hole pixels' values, then the zero row."""
+        return torch.cat([x[:, self.hole].t(), x.new_zeros(1, x.shape[0])])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._apply(x)
 
 
 def _coarsen(hole: torch.Tensor) -> torch.Tensor:
@@ -147,44 +185,78 @@ def _coarsen(hole: torch.Tensor) -> torch.Tensor:
     return -F.max_pool2d(-hole[None, None].float(), 2, ceil_mode=True)[0, 0] > 0
 
 
-def _upsample(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear enlargement of ``(C, h, w)`` by two (pixel centres: weights 9/16, 3/16, 3/16 and
-    1/16 of the four nearest coarse pixels, edges clamped), cut to ``(C, height, width)``."""
-    return F.interpolate(x[None], scale_factor=2.0, mode="bilinear", align_corners=False)[0, :, :height, :width]
+def _bilinear_taps(index: torch.Tensor, coarse_side: int) -> list[tuple[torch.Tensor, float | torch.Tensor]]:
+    """Along one axis, the two coarse pixels that bilinear enlargement by two reads for each fine
+    ``index`` (pixel centres, edges clamped, as ``F.interpolate(..., scale_factor=2.0,
+    mode="bilinear")``), with their weights: 3/4 of the nearer one, 1/4 of the next."""
+    near = index // 2
+    far = torch.where(index % 2 == 0, near - 1, near + 1).clamp(0, coarse_side - 1)
+    return [(near, 0.75), (far, 0.25)]
 
 
-def _downsample(x: torch.Tensor) -> torch.Tensor:
-    """The transpose of :func:`_upsample`: ``(C, h, w)`` -> ``(C, ceil(h / 2), ceil(w / 2))``, each
-    coarse pixel the sum of the fine ones weighted by how much it gives them."""
-    height, width = x.shape[-2:]
-    x = F.pad(x[:, None], (0, width % 2, 0, height % 2))  # the transpose of cutting the odd edge
-    x = F.pad(x, (1, 1, 1, 1), mode="replicate")  # the transpose of clamping at the edges
-    kernel = torch.tensor([0.25, 0.75, 0.75, 0.25], dtype=x.dtype, device=x.device)
-    return F.conv2d(x, torch.outer(kernel, kernel)[None, None], stride=2)[:, 0]
+def _bilinear_readers(index: torch.Tensor, fine_side: int) -> list[tuple[torch.Tensor, float | torch.Tensor]]:
+    """Along one axis, the transpose of :func:`_bilinear_taps`: the four fine pixels that read each
+    coarse ``index``, with their weights (0 for those beyond ``fine_side``). The clamped taps of the
+    first fine pixel, and of the last at an even side, read the end coarse pixels a second time."""
+    readers: list[tuple[torch.Tensor, float | torch.Tensor]] = []
+    for shift, weight in ((-1, 0.25), (0, 0.75), (1, 0.75), (2, 0.25)):
+        fine = (2 * index + shift).clamp_min(0)
+        if fine_side % 2 == 0:
+            fine = torch.where(fine == fine_side, fine_side - 1, fine)
+        readers.append((fine.clamp_max(fine_side - 1), (fine < fine_side).float() * weight))
+    return readers
+
+
+def _stencil(to: _Laplacian, source: _Laplacian, taps: Callable[..., list]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[type-arg]
+    """For each hole pixel of ``to``, the numbers of the ``source`` pixels that ``taps`` (per axis)
+    names and their weights, ``(n_to + 1, k)`` each; the zero row reads ``source``'s, with weight 0."""
+    numbers, weights = [], []
+    for row, row_weight in taps(to.rows, source.hole.shape[0]):
+        for col, col_weight in taps(to.cols, source.hole.shape[1]):
+            numbers.append(source.numbers[source.flat_index(row, col)])
+            weights.append(torch.ones(to.size, device=row.device) * (row_weight * col_weight))
+    zero = torch.full((1, len(numbers)), source.size, dtype=torch.long, device=to.rows.device)
+    return torch.cat([torch.stack(numbers, 1), zero]), torch.cat(
+        [torch.stack(weights, 1), zero.new_zeros(zero.shape).float()]
+    )
+
+
+class _Transfer:
+    """Bilinear enlargement by two from a coarse grid's holes onto a fine grid's (:meth:`up`; pixel
+    centres: weights 9/16, 3/16, 3/16 and 1/16 of the four nearest coarse pixels, edges clamped),
+    and its transpose (:meth:`down`), as weighted sums over each pixel's list of pixel numbers."""
+
+    def __init__(self, fine: _Laplacian, coarse: _Laplacian) -> None:
+        #: ``(n_coarse + 1, C)`` -> ``(n_fine + 1, C)``.
+        self.up = _RowSums(*_stencil(fine, coarse, _bilinear_taps))
+        #: ``(n_fine + 1, C)`` -> ``(n_coarse + 1, C)``.
+        self.down = _RowSums(*_stencil(coarse, fine, _bilinear_readers))
 
 
 class _Multigrid:
-    """One V-cycle of geometric multigrid for :class:`_Laplacian`: an approximate ``A⁻¹ r``,
-    the preconditioner of the conjugate gradients.
+    """One V-cycle of geometric multigrid for :class:`_Laplacian`: an approximate ``A⁻¹ r``, the
+    preconditioner of the conjugate gradients.
 
     Level ``k + 1`` has the holes of level ``k`` at half the resolution (:func:`_coarsen`) and its
-    own 5-point operator (missing neighbours left out at the coarse box's sides). Corrections move
-    up by bilinear interpolation (:func:`_upsample`, on the hole pixels) and residuals down by its
-    transpose (:func:`_downsample`), for which the coarse 5-point operator is what the fine one
-    does to smooth functions. Each level smooths with :data:`SMOOTHING` damped Jacobi sweeps
-    before and after its coarse correction, the coarsest with :data:`COARSEST_SWEEPS`. The cycle is
-    linear, symmetric and positive definite, as conjugate gradients need.
+    own 5-point operator (missing neighbours left out at the coarse grid's sides). Corrections move
+    up by bilinear interpolation onto the hole pixels (:meth:`_Transfer.up`) and residuals down by
+    its transpose, for which the coarse 5-point operator is what the fine one does to smooth
+    functions. Each level smooths with :data:`SMOOTHING` damped Jacobi sweeps before and after its
+    coarse correction, the coarsest with :data:`COARSEST_SWEEPS`. The cycle is linear, symmetric
+    and positive definite, as conjugate gradients need.
     """
 
-    def __init__(self, finest: _Laplacian, hole: torch.Tensor) -> None:
+    def __init__(self, finest: _Laplacian) -> None:
         self.levels = [finest]
+        self.transfers: list[_Transfer] = []
+        hole = finest.hole
         while min(hole.shape) >= COARSE_SIDE:
             hole = _coarsen(hole)
             if not bool(hole.any()):  # thin holes: the smoothing alone settles them
                 break
-            like = finest.centre.new_empty(finest.centre.shape[0], *hole.shape)
-            self.levels.append(_Laplacian(hole, _border_counts(hole.shape, 0, 0, *hole.shape), like))
-        self.inverse_diagonal = [JACOBI_WEIGHT * lv.inside / lv.count.clamp_min(1.0) for lv in self.levels]
+            self.levels.append(_Laplacian(hole, _border_counts(hole.shape, 0, 0, *hole.shape)))
+            self.transfers.append(_Transfer(self.levels[-2], self.levels[-1]))
+        self.inverse_diagonal = [JACOBI_WEIGHT * (lv.count > 0) / lv.count.clamp_min(1.0) for lv in self.levels]
 
     def __call__(self, r: torch.Tensor, level: int = 0) -> torch.Tensor:
         operator, weight = self.levels[level], self.inverse_diagonal[level]
@@ -193,50 +265,50 @@ class _Multigrid:
         for _ in range(sweeps - 1):
             e.addcmul_(weight, r - operator(e))
         if level + 1 < len(self.levels):
-            coarse = _downsample(r - operator(e)) * self.levels[level + 1].inside
-            e.addcmul_(_upsample(self(coarse, level + 1), *r.shape[-2:]), operator.inside)
+            transfer = self.transfers[level]
+            e += transfer.up(self(transfer.down(r - operator(e)), level + 1))
             for _ in range(sweeps):
                 e.addcmul_(weight, r - operator(e))
         return e
 
 
 def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """The hole pixels of ``(C, h, w)`` solving Laplace's equation from the observed ones, by conjugate
-    gradients over the hole preconditioned by a multigrid V-cycle (``count``: each pixel's number of
-    neighbours in the whole image).
+    """``values`` ``(C, h, w)`` with its hole pixels solving Laplace's equation from the observed
+    ones, by conjugate gradients over the hole pixels preconditioned by a multigrid V-cycle
+    (``count``: each pixel's number of neighbours in the whole image).
 
     The box has a ring of observed pixels around its holes unless it meets the image's border, so
     the neighbours it cuts off are exactly those outside the image.
     """
-    laplacian = _Laplacian(hole, count, values)
-    precondition = _Multigrid(laplacian, hole)
-    inside = hole[None]
-    observed = torch.where(inside, 0.0, values)  # a select, not a product: NaN under a hole is not read
-    b = torch.where(inside, laplacian.neighbour_sum(observed), 0.0)
+    laplacian = _Laplacian(hole, count)
+    precondition = _Multigrid(laplacian)
+    observed = torch.where(hole, 0.0, values)  # a select, not a product: NaN under a hole is not read
+    b = laplacian.gather(_neighbour_sum(observed))
     u = b / laplacian.count.clamp_min(1.0)  # start: the observed neighbours' sum over the neighbour count
     r = b - laplacian(u)
     z = precondition(r)
     p = z.clone()
-    rz = (r * z).sum((1, 2))
-    floor = ABSOLUTE_TOLERANCE**2 * float(hole.sum())
-    limit = (TOLERANCE**2 * (b * b).sum((1, 2))).clamp_min(floor)
+    rz = (r * z).sum(0)
+    floor = ABSOLUTE_TOLERANCE**2 * laplacian.size
+    limit = (TOLERANCE**2 * (b * b).sum(0)).clamp_min(floor)
     tiny = torch.finfo(p.dtype).tiny
     for iteration in range(MAX_ITERATIONS):
-        if iteration % CHECK_EVERY == 0 and bool(((r * r).sum((1, 2)) <= limit).all()):
+        if iteration % CHECK_EVERY == 0 and bool(((r * r).sum(0) <= limit).all()):
             break
         ap = laplacian(p)
-        alpha = (rz / (p * ap).sum((1, 2)).clamp_min(tiny))[:, None, None]
+        alpha = rz / (p * ap).sum(0).clamp_min(tiny)
         u.addcmul_(alpha, p)
         r.addcmul_(alpha, ap, value=-1.0)
         z = precondition(r)
-        new = (r * z).sum((1, 2))
-        beta = (new / rz.clamp_min(tiny))[:, None, None]
-        p = torch.addcmul(z, beta, p)
+        new = (r * z).sum(0)
+        p = torch.addcmul(z, new / rz.clamp_min(tiny), p)
         rz = new
     else:
         logger.warning(
             "Poisson blending stopped after %d iterations short of its tolerance (holes of %d pixels)",
             MAX_ITERATIONS,
-            int(hole.sum()),
+            laplacian.size,
         )
-    return u
+    out = values.clone()
+    out[:, hole] = u[:-1].t()
+    return out
