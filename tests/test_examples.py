@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,6 +63,18 @@ def test_mask_conventions_example_draws_the_docs_picture(tmp_path: Path) -> None
     with Image.open(out) as new, Image.open(ROOT / "docs" / "images" / "mask_convention.png") as committed:
         assert new.size == committed.size
         assert new.tobytes() == committed.tobytes()  # the picture in docs/api.md is what the code does
+
+
+def _retrain_module(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "demo" / "retrain"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / "demo" / "retrain" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _gather_module():  # type: ignore[no-untyped-def]
@@ -225,7 +238,6 @@ def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """choose_snapshot.py evaluates every snapshot against the three baselines and picks by wins."""
-    import importlib.util
     import json
 
     from dpinpaint import Inpainter
@@ -238,13 +250,7 @@ def test_choosing_a_snapshot_scores_each_on_the_validation_photos(
     (tmp_path / "validation").mkdir()
     for i in range(2):
         _photo(tmp_path / "validation" / f"v{i}.png", i, (120, 90))
-    spec = importlib.util.spec_from_file_location(
-        "choose_snapshot", ROOT / "examples" / "demo" / "retrain" / "choose_snapshot.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
+    module = _retrain_module("choose_snapshot", monkeypatch)  # its dataclass looks itself up in sys.modules
     argv = [str(tmp_path / "snapshots"), str(tmp_path / "validation"), "--output", str(tmp_path / "choose")]
     assert module.main(argv) == 0
     scores = json.loads((tmp_path / "choose" / "choice.json").read_text())
@@ -296,6 +302,18 @@ def test_scoring_on_the_test_photos_reports_every_bar(tmp_path: Path) -> None:
     assert len(record["irregular-256"]) == len(record["irregular-768"]) == 20
     assert [len(record[k]) for k in ("scratch-full-size", "text-full-size", "scratch-held-out")] == [2, 2, 2]
     assert "| median |" in report and any(f"({b})" in report for b in ("Telea", "NS", "biharmonic"))
+    picture = Image.open(tmp_path / "t" / "thin.png")  # scratch and text rows of four 150x200 panels
+    assert "![A scratch and text strokes" in report and picture.size == (4 * 200 + 3 * 6, 2 * (150 + 16) + 6)
+
+
+def test_the_thin_damage_picture_shows_where_the_strokes_are_densest(monkeypatch: pytest.MonkeyPatch) -> None:
+    picture = _retrain_module("thin_picture", monkeypatch)
+    hole = np.zeros((300, 500), bool)
+    hole[200:240, 330:420] = True  # the densest patch
+    hole[10:12, :] = True  # a long thin line elsewhere
+    rows, cols = picture.densest_crop(hole, size=(100, 150), step=10)
+    assert (rows, cols) == (slice(140, 240), slice(270, 420))  # the first crop, on the grid, holding all of it
+    assert picture.densest_crop(hole[:50, :80], size=(100, 150)) == (slice(0, 50), slice(0, 80))
 
 
 @pytest.mark.slow

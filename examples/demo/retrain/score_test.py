@@ -11,8 +11,10 @@ measures the chosen one, as users meet it (the public ``inpaint`` path, default 
   photos (``gather_photos.py wallpapers``: up to 1920x1080) and on the held-out photos: the photos
   where the model's hole PSNR beats Telea's.
 
-It writes ``OUTPUT/test.md`` (the tables and the bars, passed or not), ``OUTPUT/test.json`` and
-each run's report folder (the thin runs keep their worst images, to look for ghosts of strokes)::
+It writes ``OUTPUT/test.md`` (the tables and the bars, passed or not), ``OUTPUT/test.json``,
+``OUTPUT/thin.png`` (a scratch and text strokes on the first full-size photo: the holes, Telea's
+fill, the model's, the photo; ``thin_picture.py``) and each run's report folder (the thin runs keep
+their worst images, to look for ghosts of strokes)::
 
     python examples/demo/retrain/score_test.py dpinpaint/pretrained/demo --heldout demo-data/heldout \\
         --full demo-data/test-full --output test/
@@ -27,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
 from scoring import Comparison, against_best, irregular, median, model_name, per_photo, thin
+from thin_picture import thin_picture
 
 SIZES = (256, 768)
 #: Issue 21's bars: every irregular comparison won; thin masks better than Telea on this share of
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             record[f"{masks}-{label}"] = pairs
+    picture = thin_picture(args.model, args.full, out / "thin.png")
+    lines += [f"![A scratch and text strokes on the first full-size photo]({picture.name})", ""]
     lines[2:2] = ["## Bars", "", *[f"- [{'x' if ok else ' '}] {text}" for text, ok in bars], ""]
     out.mkdir(parents=True, exist_ok=True)
     (out / "test.md").write_text("\n".join(lines), encoding="utf-8")
