@@ -173,7 +173,7 @@ def test_hostile_and_careless_requests_get_a_message_and_lose_nothing(server: st
     answer = status(client.predict(handle_file(str(tmp_path / "huge.jpg")), api_name="/on_photo"))
     assert "huge.jpg is far too large" in answer and "50,000,000 pixels" in answer
     editor: dict[str, Any] = {"background": None, "layers": [], "composite": None, "id": None}
-    form = ["demo", "auto", "learned", 100]
+    form = ["demo", "auto", "poisson", "learned", 100]
     assert status(client.predict(editor, None, *form, api_name="/on_run")) == "Open a photo first."
 
     # A PNG named .jpg: the download is a PNG, every pixel outside the stroke the photo's (not a lossy JPEG).

@@ -215,6 +215,14 @@ def test_dual_path_models_get_the_explain_figure_and_their_inversion_settings(du
         options_from_form({"strategy": "best"}, uses_inversion=False)
 
 
+def test_the_form_sets_the_blend_default_poisson() -> None:
+    assert options_from_form({}, uses_inversion=False).blend == "poisson"
+    assert options_from_form({"blend": ""}, uses_inversion=False).blend == "poisson"
+    assert options_from_form({"strategy": "crop", "blend": "none"}, uses_inversion=False).blend == "none"
+    with pytest.raises(InvalidInputError, match="blend"):
+        options_from_form({"blend": "alpha"}, uses_inversion=False)
+
+
 # -- hostile and careless uploads ----------------------------------------------------------------
 
 

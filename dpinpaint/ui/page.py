@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import BackendUnavailableError, DPInpaintError, InvalidInputError
 from ..files import IMAGE_EXTENSIONS
-from ..options import METHODS, STRATEGIES, InversionConfig
+from ..options import BLENDS, METHODS, STRATEGIES, InversionConfig
 from .config import UIConfig
 from .session import MAX_STEPS, ModelCatalog, Photo, combine_masks, inpaint_photo, mask_from_layers, open_photo
 from .session import options_from_form as form_options
@@ -171,6 +171,9 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
             with gr.Column(scale=1):
                 model = gr.Dropdown(catalog.labels, value=catalog.labels[0], label="Model", elem_id="model")
                 strategy = gr.Dropdown(list(STRATEGIES), value="auto", label="Strategy", elem_id="strategy")
+                blend = gr.Dropdown(
+                    list(BLENDS), value=BLENDS[0], label="Blend the fill into the photo", elem_id="blend"
+                )
                 with gr.Group(visible=False) as inversion_box:
                     inversion = gr.Radio(list(METHODS), value=defaults.method, label="Inversion (dual-path models)")
                     steps = gr.Slider(0, MAX_STEPS, value=defaults.steps, step=10, label="Optimisation steps")
@@ -207,6 +210,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
             mask_path: str | None,
             label: str,
             strategy_name: str,
+            blend_name: str,
             method: str,
             step_count: float,
             progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's way of asking for a progress bar
@@ -218,7 +222,8 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
             progress(0.0, desc="loading the model")
             inp = catalog.load(label)
             options = form_options(
-                {"strategy": strategy_name, "inversion": method, "steps": step_count}, inp.config.uses_inversion
+                {"strategy": strategy_name, "blend": blend_name, "inversion": method, "steps": step_count},
+                inp.config.uses_inversion,
             )
             result = inpaint_photo(
                 inp,
@@ -240,7 +245,7 @@ def build_page(config: UIConfig, out_dir: Path, catalog: ModelCatalog | None = N
 
         run.click(
             _guarded(on_run, lambda m: (None, None, None, None, gr.update(visible=False), m)),
-            inputs=[photo_state, editor, mask_file, model, strategy, inversion, steps],
+            inputs=[photo_state, editor, mask_file, model, strategy, blend, inversion, steps],
             outputs=[before, after, download, mask_download, figure, status],
         )
         page.load(_guarded(on_model, lambda m: (gr.update(), m)), inputs=model, outputs=[inversion_box, status])

@@ -382,14 +382,15 @@ def to_display(rgb: torch.Tensor) -> np.ndarray:
 
 
 def options_from_form(values: Mapping[str, Any], uses_inversion: bool) -> InpaintOptions:
-    """The page's form (``strategy``, and for dual-path models ``inversion`` and ``steps``) as options.
+    """The page's form (``strategy``, ``blend``, and for dual-path models ``inversion`` and ``steps``)
+    as options (a missing or empty value: the default).
 
     Raises:
         InvalidInputError: a value :class:`~dpinpaint.options.InpaintOptions` refuses.
     """
     from dataclasses import replace
 
-    options = InpaintOptions(strategy=values.get("strategy") or "auto")
+    options = InpaintOptions(strategy=values.get("strategy") or "auto", blend=values.get("blend") or "poisson")
     if uses_inversion:
         steps = values.get("steps")
         if (
