@@ -26,7 +26,7 @@ from dpinpaint.convert import save_stylegan2_checkpoint
 from dpinpaint.device import AUTO_DEVICE_ENV
 from dpinpaint.evaluate import evaluate
 from dpinpaint.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
-from dpinpaint.ops import modulated_deform_conv2d, torchvision_kernels_available
+from dpinpaint.ops import modulated_deform_conv2d, poisson_blend, torchvision_kernels_available
 from dpinpaint.train.config import TrainConfig
 from dpinpaint.train.trainer import Trainer
 
@@ -82,7 +82,19 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return folders
 
 
-# -- the operator --------------------------------------------------------------------------------
+# -- the operators -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_poisson_blend_on_cuda_matches_the_cpu(dtype: str) -> None:
+    """The solver's lists of hole pixels, weights and counts all live on the values' device."""
+    fill, target = _image(0, 70, 90), _image(1, 70, 90)
+    hole = _hole(70, 90)
+    hole[5:8, :] = True  # a thin line across, touching both sides
+    expected = poisson_blend(fill, target, hole)
+    got = poisson_blend(fill.cuda().to(DTYPES[dtype]), target.cuda().to(DTYPES[dtype]), hole.cuda())
+    assert got.device.type == "cuda" and got.dtype == DTYPES[dtype]
+    assert float((got.float().cpu() - expected).abs().max()) < TOLERANCE[dtype][1]
+
+
 @pytest.mark.parametrize("backend", ["torch", "torchvision"])
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_deform_conv_on_cuda_returns_the_input_dtype(backend: str, dtype: str) -> None:

@@ -135,7 +135,8 @@ class _RowSums:
         self.offsets = torch.arange(0, rows * k, k, device=numbers.device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.embedding_bag(self.numbers, x, self.offsets, per_sample_weights=self.weights, mode="sum")
+        weights = self.weights.to(x.dtype)
+        return F.embedding_bag(self.numbers, x, self.offsets, per_sample_weights=weights, mode="sum")
 
 
 class _Laplacian:
@@ -164,7 +165,8 @@ class _Laplacian:
         zero_row = torch.full((1, 5), self.size, dtype=torch.long, device=hole.device)
         taps = torch.cat([self.numbers[at[:, None] + offsets], zero_row])  # four neighbours, then itself
         #: ``(n + 1, 1)``: each hole pixel's neighbour count (in the whole image at the finest grid).
-        self.count = torch.cat([count.to(hole.device)[self.rows, self.cols], count.new_zeros(1)])[:, None].float()
+        count = count.to(device=hole.device, dtype=torch.float32)
+        self.count = torch.cat([count[self.rows, self.cols], count.new_zeros(1)])[:, None]
         self._apply = _RowSums(taps, torch.cat([-(self.count > 0).float().expand(-1, 4), self.count], 1))
 
     def flat_index(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
