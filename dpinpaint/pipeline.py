@@ -18,6 +18,7 @@ threads and running the windows of several images in one forward pass.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,17 +57,18 @@ __all__ = [
     "finish",
     "check_output_type",
     "FULL_MASK_WARNING",
-    "BLEND_MAX_SIDE",
+    "BLEND_MAX_HOLES",
     "OUTPUT_TYPES",
 ]
 
 #: Warn when the mask covers more than this fraction of an image.
 FULL_MASK_WARNING = 0.95
-#: The second Poisson blend (at the image's resolution, :func:`window_fill`) runs on at most this
-#: many pixels on a window's long side: a larger window is blended at this size and the correction
-#: enlarged, so time and memory stay bounded (benchmarks/bench_blend.py on 2 CPU cores: 1.5 s for
-#: a 1920x1080 photo with 46% holes, 4.2 s for 4000x3000; docs/performance.md).
-BLEND_MAX_SIDE = 2048
+#: The second Poisson blend (at the image's resolution, :func:`window_fill`) solves for at most this
+#: many hole pixels (the solver's time and memory follow them): a window with more is blended
+#: shrunk until its holes are about this many, and the correction enlarged. Thin damage stays far
+#: below it (a scratch across a 12-megapixel photo holds about 100,000), where blending a shrunk
+#: copy cost 2.5 dB of hole PSNR on such a photo; thick holes on very large photos reach it.
+BLEND_MAX_HOLES = 2**21
 #: What ``output_type`` may be (None: the input's type).
 OUTPUT_TYPES = (None, "pil", "np", "pt")
 
@@ -396,8 +398,8 @@ def window_fill(
     Poisson-blended again at the image's own (:func:`dpinpaint.ops.poisson_blend`, over the whole
     window, context included): the blend at the network's resolution matched the fill to a
     resampled copy of the surroundings, so their fine detail, and the ring of pixels that
-    resampling turned into holes, still met the enlarged fill with a seam. A window longer than
-    :data:`BLEND_MAX_SIDE` is blended at that size, and the correction enlarged to it.
+    resampling turned into holes, still met the enlarged fill with a seam. A window with more than
+    :data:`BLEND_MAX_HOLES` hole pixels is blended shrunk, and the correction enlarged to it.
 
     Args:
         output: the window's ``(3, h, w)`` output in [-1, 1] (:attr:`WindowOutputs.output`).
@@ -414,11 +416,12 @@ def window_fill(
     whole = model_to_window(output, geometry, core=False)
     target = rgb[:, w.top : w.bottom, w.left : w.right].to(whole.dtype)
     inside = hole[w.top : w.bottom, w.left : w.right]
-    side = max(w.height, w.width)
-    if side <= BLEND_MAX_SIDE:
+    holes = int(inside.sum())
+    if holes <= BLEND_MAX_HOLES:
         blended = poisson_blend(whole, target, inside)
     else:  # blend a shrunk copy; enlarge only the correction, so the fill keeps its own detail
-        size = (max(1, round(w.height * BLEND_MAX_SIDE / side)), max(1, round(w.width * BLEND_MAX_SIDE / side)))
+        scale = math.sqrt(BLEND_MAX_HOLES / holes)
+        size = (max(1, round(w.height * scale)), max(1, round(w.width * scale)))
         small_target, small_hole = scale_with_holes(target, inside, size)
         small = resize(whole[None], size)[0]
         correction = resize((poisson_blend(small, small_target, small_hole) - small)[None], (w.height, w.width))[0]

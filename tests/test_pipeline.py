@@ -172,8 +172,8 @@ def test_window_fill_blends_a_rescaled_window_again_at_the_image_resolution(monk
     assert error[1] < 0.5 * error[0]
     assert float((again - truth)[:, hole].pow(2).mean()) < float((plain - truth)[:, hole].pow(2).mean())
     assert float(again.min()) >= 0.0 and float(again.max()) <= 1.0
-    # a window longer than BLEND_MAX_SIDE: blended at that size, the correction enlarged
-    monkeypatch.setattr(pipeline, "BLEND_MAX_SIDE", 64)
+    # a window with more than BLEND_MAX_HOLES hole pixels: blended shrunk, the correction enlarged
+    monkeypatch.setattr(pipeline, "BLEND_MAX_HOLES", int(hole.sum()) // 4)
     capped = window_fill(output, geometry, truth, hole)
     assert not torch.equal(capped, again) and torch.equal(capped[:, ~hole], truth[:, ~hole])
     assert float((capped - truth)[:, edge].abs().mean()) < 0.6 * error[0]  # less than at full size

@@ -85,8 +85,9 @@ def harmonic_fill(values: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     bottom, right = min(hole.shape[0], int(rows[-1]) + 2), min(hole.shape[1], int(cols[-1]) + 2)
     box = (slice(None), slice(top, bottom), slice(left, right))
     counts = _border_counts(hole.shape, top, left, bottom, right)
-    solved = _solve(values[box].float(), hole[box[1:]], counts)
-    out[box] = torch.where(hole[box[1:]], solved.to(values.dtype), out[box])
+    inside = hole[box[1:]]
+    region = out[box]  # a view: writing its hole pixels writes ``out``'s
+    region[:, inside] = _solve(values[box], inside, counts).t().to(values.dtype)
     return out
 
 
@@ -117,12 +118,6 @@ def _border_counts(shape: torch.Size | tuple[int, int], top: int, left: int, bot
     cols = torch.arange(left, right)[None, :]
     edges = (rows == 0).int() + (rows == height - 1).int() + (cols == 0).int() + (cols == width - 1).int()
     return (4 - edges).float()
-
-
-def _neighbour_sum(x: torch.Tensor) -> torch.Tensor:
-    """The sum of each pixel's four neighbours in ``x`` ``(C, h, w)`` (zero beyond its sides)."""
-    q = F.pad(x, (1, 1, 1, 1))
-    return q[:, :-2, 1:-1] + q[:, 2:, 1:-1] + q[:, 1:-1, :-2] + q[:, 1:-1, 2:]
 
 
 class _RowSums:
@@ -157,7 +152,7 @@ class _Laplacian:
         self.rows, self.cols = torch.nonzero(hole, as_tuple=True)
         self.size = len(self.rows)
         self._stride = width + 2
-        at = self.flat_index(self.rows, self.cols)
+        self._at = at = self.flat_index(self.rows, self.cols)
         #: ``((h + 2) * (w + 2),)``: each pixel's number (a ring around the grid: ``n``, the zero row).
         self.numbers = torch.full(((height + 2) * self._stride,), self.size, dtype=torch.long, device=hole.device)
         self.numbers[at] = torch.arange(self.size, device=hole.device)
@@ -173,9 +168,16 @@ class _Laplacian:
         """Where the pixels ``(rows, cols)`` of the grid are in :attr:`numbers`."""
         return (rows + 1) * self._stride + cols + 1
 
-    def gather(self, x: torch.Tensor) -> torch.Tensor:
-        """``(C, h, w)`` -> ``(n + 1, C)``: the hole pixels' values, then the zero row."""
-        return torch.cat([x[:, self.hole].t(), x.new_zeros(1, x.shape[0])])
+    def observed_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """``(n + 1, C)`` float32: each hole pixel's sum of its observed neighbours' ``values``
+        ``(C, h, w)`` (the right-hand side of the system; the values under the holes are not read)."""
+        height, width = self.hole.shape
+        padded = values.new_zeros(values.shape[0], height + 2, width + 2, dtype=torch.float32)
+        padded[:, 1:-1, 1:-1] = values
+        padded[:, 1:-1, 1:-1].masked_fill_(self.hole, 0.0)
+        flat, at = padded.view(values.shape[0], -1), self._at
+        total = flat[:, at - self._stride] + flat[:, at + self._stride] + flat[:, at - 1] + flat[:, at + 1]
+        return torch.cat([total.t(), flat.new_zeros(1, values.shape[0])])
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self._apply(x)
@@ -275,17 +277,17 @@ class _Multigrid:
 
 
 def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """``values`` ``(C, h, w)`` with its hole pixels solving Laplace's equation from the observed
-    ones, by conjugate gradients over the hole pixels preconditioned by a multigrid V-cycle
-    (``count``: each pixel's number of neighbours in the whole image).
+    """``(n, C)`` float32: the values of the ``n`` hole pixels of ``values`` ``(C, h, w)`` (in
+    row-major order) that solve Laplace's equation from the observed ones, by conjugate gradients
+    over the hole pixels preconditioned by a multigrid V-cycle (``count``: each pixel's number of
+    neighbours in the whole image).
 
     The box has a ring of observed pixels around its holes unless it meets the image's border, so
     the neighbours it cuts off are exactly those outside the image.
     """
     laplacian = _Laplacian(hole, count)
     precondition = _Multigrid(laplacian)
-    observed = torch.where(hole, 0.0, values)  # a select, not a product: NaN under a hole is not read
-    b = laplacian.gather(_neighbour_sum(observed))
+    b = laplacian.observed_sum(values)
     u = b / laplacian.count.clamp_min(1.0)  # start: the observed neighbours' sum over the neighbour count
     r = b - laplacian(u)
     z = precondition(r)
@@ -311,6 +313,4 @@ def _solve(values: torch.Tensor, hole: torch.Tensor, count: torch.Tensor) -> tor
             MAX_ITERATIONS,
             laplacian.size,
         )
-    out = values.clone()
-    out[:, hole] = u[:-1].t()
-    return out
+    return u[:-1]
