@@ -4,7 +4,7 @@ Measures, in one run and side by side, the bundled ``demo`` model's ``inpaint`` 
 ``blend="poisson"`` and ``blend="none"`` on a synthetic photo with the evaluation's masks
 (:mod:`dpinpaint.eval_masks`): irregular holes of 10-20% and 40-50% at long side 768, 1920 and
 4000 (thick holes: the window runs at ``native_max_side``, 128 px for ``demo``, so the blend runs
-twice, there and again at the photo's own size, at most ``BLEND_MAX_SIDE``), a thin scratch at
+twice, there and again at the photo's own size on at most ``BLEND_MAX_HOLES`` hole pixels), a thin scratch at
 800x600 and at 1920x1080, and text strokes at 1920x1080 (thin holes: run at up to full
 resolution by ``thin_side``; blended twice too when their window runs below it). The solver's time depends on the holes' shape and size,
 not on the photo's content. Medians of ``--repeats`` runs, after one warm-up.
