@@ -127,7 +127,7 @@ class Inpainter(PretrainedMixin):
                 must equal the image's (EXIF orientation is applied to both files).
             options: the per-call settings (:class:`~dpinpaint.options.InpaintOptions`; default:
                 its defaults): ``strategy``, ``mask_threshold``, ``invert_mask``,
-                ``mask_from_alpha``, ``crop_margin``, ``native_max_side``, ``thin_side``, ``blend``, ``seed`` and the
+                ``mask_from_alpha``, ``crop_margin``, ``native_max_side``, ``thin_side``, ``blend``, ``flat_contrast``, ``seed`` and the
                 ``inversion`` (:class:`~dpinpaint.inversion.InversionConfig`).
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` instead of the input's type.
             return_details: return an :class:`InpaintResult` instead of the image.

@@ -30,6 +30,7 @@ __all__ = [
     "EVAL_MASK_KINDS",
     "BASELINES",
     "BLENDS",
+    "FLAT_CONTRAST",
 ]
 
 #: How an image of any size meets the network (:mod:`dpinpaint.strategies`).
@@ -39,6 +40,12 @@ Strategy = Literal["auto", "resize", "crop", "native"]
 #: How a window's fill meets the observed pixels: Poisson blending, or the paper's plain composite (Eq. 5).
 BLENDS: tuple[str, ...] = ("poisson", "none")
 Blend = Literal["poisson", "none"]
+#: The default ``flat_contrast`` (:class:`InpaintOptions`). Chosen on the demo's validation photos
+#: (23, and 33 wildlife photos at 1920x1080; thin scratches at their own size against Telea, mean
+#: hole-PSNR margin): 0 / 0.005 / 0.01 / 0.02 / 0.04 / 0.08 gave +0.90 / +1.05 / +1.09 / +1.11 /
+#: +1.10 / +1.05 dB on the wildlife photos, and 0 / 0.02 / 0.04 gave +2.33 / +2.65 / +2.62 dB on the
+#: 23; text strokes and irregular holes level (docs/api.md, "Flat surroundings").
+FLAT_CONTRAST = 0.02
 
 #: GAN inversion methods (:mod:`dpinpaint.inversion`, the paper's Table 3) and their losses.
 METHODS: tuple[str, ...] = ("learned", "optimize", "hybrid")
@@ -104,6 +111,7 @@ class InpaintKwargs(TypedDict, total=False):
     native_max_side: int | None
     thin_side: float | None
     blend: Blend
+    flat_contrast: float
     seed: int | None
     inversion: str
     steps: int
@@ -142,6 +150,14 @@ class InpaintOptions:
             light does not leave a seam along a scratch), and, for a window the network saw at
             another resolution, again at the image's when pasted; ``"none"``: the paper's
             composite (Eq. 5), the fill's own pixels.
+        flat_contrast: with ``blend="poisson"``, where the observed pixels around a hole have less
+            fine detail than this (the root mean square of their departures from their 3x3
+            neighbourhoods' means, on a 0-1 scale, within :data:`~dpinpaint.blending.FLAT_RADIUS`
+            pixels: :func:`dpinpaint.ops.local_contrast`), the fill's own detail fades out in
+            proportion and the hole is filled smoothly (harmonic interpolation,
+            :func:`dpinpaint.ops.flat_detail`): a scratch across a soft, out-of-focus background
+            holds nothing the network can add but noise. 0 keeps all of the fill's detail.
+            Default :data:`FLAT_CONTRAST`.
         seed: None for the deterministic result; an integer re-draws the StyleGAN2 path's noise
             from that seed (a variation of the fill); each window then runs alone.
         inversion: how the StyleGAN2 path finds its latent (:class:`InversionConfig`).
@@ -158,6 +174,7 @@ class InpaintOptions:
     native_max_side: int | None = None
     thin_side: float | None = None
     blend: Blend = "poisson"
+    flat_contrast: float = FLAT_CONTRAST
     seed: int | None = None
     inversion: InversionConfig = field(default_factory=InversionConfig)
 
@@ -191,6 +208,10 @@ class InpaintOptions:
             object.__setattr__(self, "thin_side", float(thin))
         if not isinstance(self.blend, str) or self.blend not in BLENDS:
             raise InvalidInputError(f"blend must be one of {', '.join(map(repr, BLENDS))}, got {self.blend!r}")
+        flat = self.flat_contrast
+        if isinstance(flat, bool) or not isinstance(flat, numbers.Real) or not 0 <= flat < math.inf:
+            raise InvalidInputError(f"flat_contrast must be a number >= 0 (0: off), got {flat!r}")
+        object.__setattr__(self, "flat_contrast", float(flat))
         seed = self.seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**64):
             raise InvalidInputError(f"seed must be None or an integer in -2**63..2**64-1 (torch's range), got {seed!r}")

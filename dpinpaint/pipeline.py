@@ -5,9 +5,9 @@
 1. :func:`prepare`: decode the image and mask, plan the windows
    (:mod:`dpinpaint.strategies`) and cut each window's network input -> :class:`Prepared`;
 2. :func:`run_windows`: run the network over the windows of one or more prepared images, in
-   batches, and blend each fill into its window's observed pixels (:func:`blend_windows`, unless
+   batches, and blend each fill into its window's observed pixels (:func:`~dpinpaint.blending.blend_windows`, unless
    ``blend="none"``) -> :class:`WindowOutputs`;
-3. :func:`finish`: bring each window's fill back to the image's resolution (:func:`window_fill`:
+3. :func:`finish`: bring each window's fill back to the image's resolution (:func:`~dpinpaint.blending.window_fill`:
    Poisson-blended again there when the network saw the window shrunk or enlarged) and paste it
    into a copy of the input (observed pixels bit for bit) -> the image, or an
    :class:`InpaintResult` with the intermediate tensors.
@@ -18,7 +18,6 @@ threads and running the windows of several images in one forward pass.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,22 +25,19 @@ from typing import Any
 
 import torch
 
+from .blending import blend_windows, window_fill
 from .errors import DPInpaintWarning, InvalidInputError
 from .image_io import ImageData, OutputType, read_image
 from .inversion import initial_latent, optimize_latent
 from .masks import read_mask
 from .models import DualPathNet
-from .ops import poisson_blend
 from .options import Blend, InpaintOptions
 from .strategies import (
     Window,
     WindowGeometry,
     check_strategy,
-    model_to_window,
     plan_windows,
-    resize,
     resolve_native_max_side,
-    scale_with_holes,
     window_to_model,
     window_to_native,
 )
@@ -53,22 +49,14 @@ __all__ = [
     "WindowOutputs",
     "prepare",
     "run_windows",
-    "window_fill",
     "finish",
     "check_output_type",
     "FULL_MASK_WARNING",
-    "BLEND_MAX_HOLES",
     "OUTPUT_TYPES",
 ]
 
 #: Warn when the mask covers more than this fraction of an image.
 FULL_MASK_WARNING = 0.95
-#: The second Poisson blend (at the image's resolution, :func:`window_fill`) solves for at most this
-#: many hole pixels (the solver's time and memory follow them): a window with more is blended
-#: shrunk until its holes are about this many, and the correction enlarged. Thin damage stays far
-#: below it (a scratch across a 12-megapixel photo holds about 100,000), where blending a shrunk
-#: copy cost 2.5 dB of hole PSNR on such a photo; thick holes on very large photos reach it.
-BLEND_MAX_HOLES = 2**21
 #: What ``output_type`` may be (None: the input's type).
 OUTPUT_TYPES = (None, "pil", "np", "pt")
 
@@ -151,6 +139,7 @@ class Prepared:
         notes: the warnings given while preparing it, as text (batch runs report them per image).
         blend: how :func:`finish` pastes a fill the network made at another resolution
             (``options.blend``; see :func:`window_fill`).
+        flat_contrast: ``options.flat_contrast`` for that blend.
     """
 
     data: ImageData
@@ -159,6 +148,7 @@ class Prepared:
     windows: list[WindowInput] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     blend: Blend = "poisson"
+    flat_contrast: float = 0.0
 
 
 @dataclass
@@ -260,7 +250,7 @@ def prepare(image: Any, mask: Any, options: InpaintOptions, model: DualPathNet) 
         )
     if hole.shape[0] not in (1, data.batch):
         raise InvalidInputError(f"{hole.shape[0]} masks for a batch of {data.batch} images; pass 1 or {data.batch}")
-    prepared = Prepared(data, hole.expand(data.batch, -1, -1), blend=options.blend)
+    prepared = Prepared(data, hole.expand(data.batch, -1, -1), blend=options.blend, flat_contrast=options.flat_contrast)
     for b in range(data.batch):
         fraction = float(prepared.hole[b].float().mean())
         if fraction == 0.0:
@@ -355,7 +345,10 @@ def run_windows(
                 losses = torch.stack(trace.losses, dim=1).float().cpu()
             with torch.inference_mode():
                 out = model(image, known, latent=latent, noise_mode=noise)
-                output = blend_windows(out.fill, image, known) if options.blend == "poisson" else out.output
+                if options.blend == "poisson":
+                    output = blend_windows(out.fill, image, known, options.flat_contrast)
+                else:
+                    output = out.output
             part = WindowOutputs(
                 output=output.float().cpu(),
                 generated=_to_01(out.generated),
@@ -368,65 +361,6 @@ def run_windows(
                 part.modulations = {r: t.float().cpu() for r, t in out.modulations.items()}
             parts.append(part)
     return WindowOutputs.concat(parts)
-
-
-def blend_windows(fill: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Each window's ``fill`` Poisson-blended into the observed pixels of ``image`` (see
-    :func:`dpinpaint.ops.poisson_blend`; solved in float32), in ``image``'s dtype.
-
-    Args:
-        fill, image: ``(N, 3, h, w)`` in [-1, 1]; ``known``: ``(N, 1, h, w)`` in {0, 1}.
-
-    Returns:
-        ``(N, 3, h, w)``: ``image`` where ``known``, the blended fill elsewhere (the plain fill for a
-        window whose fill is not finite).
-    """
-    hole = known[:, 0] < 0.5
-    blended = [
-        poisson_blend(f.float(), x.float(), h) if bool(torch.isfinite(f).all()) else f.float()
-        for f, x, h in zip(fill, image, hole, strict=True)
-    ]  # a fill with NaN or inf (a broken model) is composited as it is: the solver would spread them
-    return torch.where(hole[:, None], torch.stack(blended).to(image.dtype), image)
-
-
-def window_fill(
-    output: torch.Tensor, geometry: WindowGeometry, rgb: torch.Tensor | None, hole: torch.Tensor
-) -> torch.Tensor:
-    """Step 3a: one window's output brought back to the image's resolution, ready to paste.
-
-    With ``rgb`` (``blend="poisson"``) a window the network saw at another resolution is
-    Poisson-blended again at the image's own (:func:`dpinpaint.ops.poisson_blend`, over the whole
-    window, context included): the blend at the network's resolution matched the fill to a
-    resampled copy of the surroundings, so their fine detail, and the ring of pixels that
-    resampling turned into holes, still met the enlarged fill with a seam. A window with more than
-    :data:`BLEND_MAX_HOLES` hole pixels is blended shrunk, and the correction enlarged to it.
-
-    Args:
-        output: the window's ``(3, h, w)`` output in [-1, 1] (:attr:`WindowOutputs.output`).
-        geometry: where it goes (:attr:`WindowInput.geometry`).
-        rgb: ``(3, H, W)`` the image in [0, 1], or None for no second blend.
-        hole: ``(H, W)`` bool, True = fill.
-
-    Returns:
-        ``(3, height, width)`` in [0, 1] for the window's pasted part.
-    """
-    if rgb is None or not geometry.rescaled or not bool(torch.isfinite(output).all()):
-        return model_to_window(output, geometry)
-    w = geometry.window
-    whole = model_to_window(output, geometry, core=False)
-    target = rgb[:, w.top : w.bottom, w.left : w.right].to(whole.dtype)
-    inside = hole[w.top : w.bottom, w.left : w.right]
-    holes = int(inside.sum())
-    if holes <= BLEND_MAX_HOLES:
-        blended = poisson_blend(whole, target, inside)
-    else:  # blend a shrunk copy; enlarge only the correction, so the fill keeps its own detail
-        scale = math.sqrt(BLEND_MAX_HOLES / holes)
-        size = (max(1, round(w.height * scale)), max(1, round(w.width * scale)))
-        small_target, small_hole = scale_with_holes(target, inside, size)
-        small = resize(whole[None], size)[0]
-        correction = resize((poisson_blend(small, small_target, small_hole) - small)[None], (w.height, w.width))[0]
-        blended = torch.where(inside, whole + correction, target)
-    return geometry.cut_core(blended).clamp_(0.0, 1.0)
 
 
 def finish(
@@ -450,7 +384,8 @@ def finish(
     for i, item in enumerate(prepared.windows):
         if prepared.blend == "poisson" and item.geometry.rescaled and item.index not in rgb:
             rgb = {item.index: data.rgb(item.index)}  # windows come image by image: one copy at a time
-        fill = window_fill(outputs.output[i], item.geometry, rgb.get(item.index), prepared.hole[item.index])
+        hole_map = prepared.hole[item.index]
+        fill = window_fill(outputs.output[i], item.geometry, rgb.get(item.index), hole_map, prepared.flat_contrast)
         w = item.window
         hole = prepared.hole[item.index, w.top : w.bottom, w.left : w.right]
         data.paste(pixels, item.index, w, fill, hole, grey=grey[item.index])

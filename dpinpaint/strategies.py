@@ -69,7 +69,7 @@ __all__ = [
 Strategy = Literal["auto", "resize", "crop", "native"]
 #: The longest side a window runs at natively by default, in multiples of the training size ``R``;
 #: larger windows are scaled down to it first (and their fill Poisson-blended again at the image's
-#: resolution, :func:`dpinpaint.pipeline.window_fill`). Chosen on the demo's 23 validation photos at
+#: resolution, :func:`dpinpaint.blending.window_fill`). Chosen on the demo's 23 validation photos at
 #: long side 768, irregular holes of 10-50%, hole-PSNR margin over the best of Telea, NS and
 #: biharmonic: with the blend at both resolutions (and ``THIN_SIDE`` 16, the default then), 1R /
 #: 1.25R / 1.5R / 2R / 3R gave +1.20 / +1.19 / +1.14 / +1.01 / +0.61 dB (20 / 20 / 20 / 20 / 19 of

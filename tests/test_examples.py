@@ -175,6 +175,62 @@ def test_full_size_test_photos_fit_1920x1080_and_are_never_enlarged(tmp_path: Pa
         gather.gather_wallpapers(tmp_path / "again", source)
 
 
+def _full_size_module(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "demo"))
+    spec = importlib.util.spec_from_file_location(
+        "gather_full_size", ROOT / "examples" / "demo" / "gather_full_size.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wildlife_validation_photos_come_out_of_a_qt_resource_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WebP images stored in a resource file are found among other bytes (a RIFF chunk that is
+    not WebP is skipped); icons below MIN_PHOTO_SIDE are left out; a missing file says what to install."""
+    import io
+
+    import numpy as np
+
+    full = _full_size_module(monkeypatch)
+    blobs = []
+    for size in ((640, 520), (64, 64), (700, 600)):
+        buffer = io.BytesIO()
+        pixels = (np.random.default_rng(size[0]).random((size[1], size[0], 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(buffer, format="WEBP", lossless=True)
+        blobs.append(buffer.getvalue())
+    wave = b"RIFF" + (4).to_bytes(4, "little") + b"WAVE"
+    (tmp_path / "erase.rcc").write_bytes(b"qres\0junk" + blobs[0] + wave + b"x" * 7 + blobs[1] + blobs[2] + b"tail")
+    assert [im.size for im in full.webp_images((tmp_path / "erase.rcc").read_bytes())] == [
+        (640, 520),
+        (64, 64),
+        (700, 600),
+    ]
+    summary = full.gather_wildlife(tmp_path / "out", tmp_path / "erase.rcc")
+    assert summary["photos"] == 2 and summary["sizes"] == ["640x520", "700x600"]
+    first = np.asarray(Image.open(tmp_path / "out" / "gcompris-erase_000.png"))
+    assert first.shape == (520, 640, 3) and np.array_equal(first, np.asarray(Image.open(io.BytesIO(blobs[0]))))
+    with pytest.raises(SystemExit, match="apt-get install gcompris-qt-data"):
+        full.gather_wildlife(tmp_path / "again", tmp_path / "missing.rcc")
+
+
+def test_second_full_size_test_set_fits_1920x1080(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    full = _full_size_module(monkeypatch)
+    for i, name in enumerate(full.LOMIRI_PHOTOS):
+        _photo(tmp_path / name, i, (4000, 3000) if i % 2 else (1365, 1074))
+    summary = full.gather_lomiri(tmp_path / "test", tmp_path)
+    assert summary["photos"] == len(full.LOMIRI_PHOTOS) == 14
+    assert summary["sizes"][:2] == ["1365x1074", "1440x1080"]
+    (tmp_path / full.LOMIRI_PHOTOS[0]).unlink()
+    with pytest.raises(SystemExit, match=r"apt-get install lomiri-wallpapers-16\.04"):
+        full.gather_lomiri(tmp_path / "again", tmp_path)
+
+
 def test_the_demo_retraining_recipe_is_one_phased_config_at_any_scale() -> None:
     """examples/demo/retrain/recipe.json is one run (phases, not a chain of --init runs) on PICNet's
     layout with thin damage and snapshots; scale_recipe.py keeps it valid at any number of steps."""
@@ -305,6 +361,38 @@ def test_scoring_on_the_test_photos_reports_every_bar(tmp_path: Path) -> None:
     assert "| median |" in report and any(f"({b})" in report for b in ("Telea", "NS", "biharmonic"))
     picture = Image.open(tmp_path / "t" / "thin.png")  # scratch and text rows of four 150x200 panels
     assert "![A scratch and text strokes" in report and picture.size == (4 * 200 + 3 * 6, 2 * (150 + 16) + 6)
+
+
+@pytest.mark.slow
+def test_tuning_flat_contrast_scores_every_value_on_every_validation_folder(tmp_path: Path) -> None:
+    """tune_flat.py writes one row per value with, per folder and kind, the photos better than Telea
+    and the mean margin; the baselines run once per folder and kind, not once per value."""
+    from dpinpaint import Inpainter
+    from dpinpaint.config import get_preset
+
+    model = tmp_path / "model"
+    Inpainter.from_config(get_preset("tiny").replace(paths="feedforward"), seed=0).save_pretrained(model)
+    for folder in ("val", "wild"):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            _photo(tmp_path / folder / f"p{i}.png", i, (120, 90))
+    script = str(ROOT / "examples" / "demo" / "retrain" / "tune_flat.py")
+    args = [script, str(model), str(tmp_path / "val"), str(tmp_path / "wild"), "--values", "0,0.02"]
+    _run([*args, "--output", str(tmp_path / "t")], tmp_path)
+    table = (tmp_path / "t" / "flat.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 0")]
+    assert [r.split(" | ")[0] for r in rows] == ["| 0", "| 0.02"], table
+    assert all(r.count("/2, ") == 4 and r.count("(NS ") == 4 for r in rows), table
+    assert sorted(p.name for p in (tmp_path / "t" / "val").iterdir()) == [
+        "scratch-0",
+        "scratch-0.02",
+        "scratch-baselines",
+        "text-0",
+        "text-0.02",
+        "text-baselines",
+    ]
+    with pytest.raises(AssertionError, match="expected numbers >= 0"):
+        _run([*args[:-1], "-1", "--output", str(tmp_path / "u")], tmp_path)
 
 
 def test_the_thin_damage_picture_shows_where_the_strokes_are_densest(monkeypatch: pytest.MonkeyPatch) -> None:

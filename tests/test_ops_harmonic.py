@@ -1,4 +1,4 @@
-"""Tests for :func:`dpinpaint.ops.harmonic_fill` and :func:`dpinpaint.ops.poisson_blend`.
+"""Tests for :func:`dpinpaint.ops.harmonic_fill`, :func:`dpinpaint.ops.poisson_blend` and the flat-surroundings weight.
 
 The reference is a direct sparse solve (scipy, a test dependency) of the same 5-point system,
 built pixel by pixel from its definition.
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpinpaint.eval_masks import group_mask, scratch_mask
-from dpinpaint.ops import harmonic, harmonic_fill, poisson_blend
+from dpinpaint.ops import flat_detail, harmonic, harmonic_fill, local_contrast, poisson_blend
 
 sparse = pytest.importorskip("scipy.sparse")
 linalg = pytest.importorskip("scipy.sparse.linalg")
@@ -223,3 +223,56 @@ def test_a_thin_scratch_across_a_large_image_is_solved_exactly() -> None:
     values = _field(rng, 3, 1500, 2000)
     got = harmonic_fill(torch.from_numpy(values).float(), torch.from_numpy(hole)).numpy()
     assert np.abs(got - _direct(values, hole))[:, hole].max() < 1e-3  # a quarter of a grey level
+
+
+def test_poisson_blend_detail_runs_from_the_plain_blend_to_the_harmonic_interpolation() -> None:
+    """``detail`` 1 is the plain blend, 0 the harmonic interpolation of the target; in between the
+    result is linear in it, pixel by pixel; observed pixels are the target's whatever it is."""
+    torch.manual_seed(0)
+    target, fill = torch.rand(3, 30, 40), torch.rand(3, 30, 40)
+    hole = torch.from_numpy(scratch_mask(30, 40, seed=1))
+    plain, smooth = poisson_blend(fill, target, hole), harmonic_fill(target, hole)
+    assert torch.equal(poisson_blend(fill, target, hole, torch.ones(30, 40)), plain)
+    assert torch.allclose(poisson_blend(fill, target, hole, torch.zeros(30, 40)), smooth, atol=1e-5)
+    detail = torch.rand(30, 40)
+    mixed = poisson_blend(fill, target, hole, detail)
+    assert torch.allclose(mixed, smooth + detail * (plain - smooth), atol=1e-5)
+    assert torch.equal(mixed[:, ~hole], target[:, ~hole])
+
+
+def test_local_contrast_sees_fine_detail_not_ramps() -> None:
+    """A smooth ramp has no fine detail however steep; white noise has about its standard deviation;
+    the coverage counts the observed pixels with an observed 3x3 neighbourhood in the square."""
+    rows, cols = torch.meshgrid(torch.arange(40.0), torch.arange(50.0), indexing="ij")
+    ramp = torch.stack([0.02 * rows + 0.01 * cols, -0.015 * cols, torch.zeros_like(rows)])
+    hole = torch.zeros(40, 50, dtype=torch.bool)
+    hole[20:22, 5:45] = True
+    coverage, contrast = local_contrast(ramp, hole, 4)
+    assert float(contrast.max()) < 1e-5
+    assert float(coverage[21, 25]) == pytest.approx((9 - 4) / 9)  # rows 19-22 are not "inner"
+    assert float(coverage[5, 25]) == 1.0 and float(coverage.min()) >= 0.0
+    torch.manual_seed(0)
+    noise = torch.rand(3, 40, 50) * 0.2
+    _, contrast = local_contrast(ramp + noise, hole, 4)
+    assert 0.7 * 0.2 / 12**0.5 < float(contrast[hole].median()) < 1.1 * 0.2 / 12**0.5
+    with pytest.raises(ValueError, match="radius"):
+        local_contrast(ramp, hole, 0)
+
+
+def test_flat_detail_is_none_when_off_and_keeps_all_detail_deep_inside_a_large_hole() -> None:
+    """0 asks for nothing (None); over a flat photo a thin hole keeps none of the fill's detail, a
+    textured one all of it; deep inside a large hole, where no observed pixel is near, all of it."""
+    flat = torch.full((3, 60, 60), 0.5)
+    hole = torch.zeros(60, 60, dtype=torch.bool)
+    hole[10:12, 5:55] = True
+    hole[25:55, 20:50] = True
+    assert flat_detail(flat, hole, 0.0, 4) is None
+    detail = flat_detail(flat, hole, 0.02, 4)
+    assert detail is not None and detail.shape == (60, 60)
+    assert float(detail[10:12, 15:45].max()) == 0.0
+    assert float(detail[40, 35]) == 1.0  # 15 px from the large hole's edge, the square sees nothing
+    assert float(detail.min()) >= 0.0 and float(detail.max()) <= 1.0
+    torch.manual_seed(0)
+    textured = flat + 0.3 * torch.rand(3, 60, 60)
+    detail = flat_detail(textured, hole, 0.02, 4)
+    assert detail is not None and float(detail[10:12, 15:45].min()) == 1.0

@@ -47,6 +47,7 @@ def test_evaluate_cli_defaults_are_the_options_defaults() -> None:
     assert args["strategy"] == DEFAULT_OPTIONS.strategy
     assert args["native_max_side"] == DEFAULT_OPTIONS.native_max_side
     assert args["thin_side"] == DEFAULT_OPTIONS.thin_side
+    assert args["flat_contrast"] == DEFAULT_OPTIONS.flat_contrast
     assert (args["inversion"], args["steps"]) == (inv.method, inv.steps)
 
 
@@ -71,6 +72,12 @@ def test_cli_options_object_equals_the_defaults_and_leaves_out_evaluates_mask_se
     for bad in ("0", "-2", "inf", "nan", "wide"):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--thin-side", bad])
+    args = build_parser().parse_args(["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--flat-contrast", "0"])
+    assert inpaint_options(args) == InpaintOptions(flat_contrast=0.0)
+    assert type(InpaintOptions(flat_contrast=np.float32(0.5)).flat_contrast) is float
+    for bad in ("-0.1", "inf", "nan", "flat"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["inpaint", "i.png", "-m", "m.png", "-o", "o/", "--flat-contrast", bad])
 
 
 def test_library_entry_points_take_their_defaults_from_the_options() -> None:
@@ -115,6 +122,11 @@ def test_flat_keywords_set_the_inversion_and_unknown_names_fail() -> None:
         ({"thin_side": float("inf")}, "thin_side"),
         ({"thin_side": float("nan")}, "thin_side"),
         ({"thin_side": True}, "thin_side"),
+        ({"flat_contrast": -0.01}, "flat_contrast must be a number >= 0"),
+        ({"flat_contrast": float("inf")}, "flat_contrast"),
+        ({"flat_contrast": float("nan")}, "flat_contrast"),
+        ({"flat_contrast": True}, "flat_contrast"),
+        ({"flat_contrast": "0.1"}, "flat_contrast"),
         ({"seed": 1.5}, "seed must be None or an integer"),
         ({"inversion": "gradient"}, "inversion must be one of"),
         ({"steps": -1}, "inversion steps"),

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dpinpaint import Inpainter, pipeline
+from dpinpaint import Inpainter
 from dpinpaint.config import get_preset
 from dpinpaint.errors import InvalidInputError
 from dpinpaint.options import InpaintOptions
 from dpinpaint.pipeline import InpaintResult, Prepared, WindowInput, WindowOutputs
+from support.images import textured
 
 
 @pytest.fixture(scope="module")
@@ -91,31 +92,6 @@ def test_options_objects_and_keywords_combine(dual: Inpainter, feedforward: Inpa
         dual.inpaint(np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), bool), {"strategy": "crop"})  # type: ignore[arg-type]
 
 
-def test_blend_windows_blends_each_window_and_keeps_observed_pixels() -> None:
-    """Each window is blended on its own; observed pixels are the input's; a window whose fill is
-    not finite keeps its plain composite instead of spreading NaN over its holes."""
-    from dpinpaint.ops import poisson_blend
-    from dpinpaint.pipeline import blend_windows
-
-    torch.manual_seed(0)
-    image = torch.rand(3, 3, 16, 20) * 2 - 1
-    known = torch.ones(3, 1, 16, 20)
-    known[:, :, 4:10, 5:15] = 0
-    known[1, :, 0:3, 0:3] = 0
-    fill = torch.rand(3, 3, 16, 20) * 2 - 1
-    fill[2, 0, 6, 7] = float("nan")
-    out = blend_windows(fill, image * known, known)
-    observed = known.bool().expand_as(image)
-    assert torch.equal(out[observed], (image * known)[observed])
-    for i in range(2):
-        hole = known[i, 0] < 0.5
-        assert torch.equal(out[i], poisson_blend(fill[i], image[i] * known[i], hole))
-    hole = (known[2] < 0.5).expand(3, -1, -1)
-    finite = hole & torch.isfinite(fill[2])
-    assert torch.equal(out[2][finite], fill[2][finite])  # the plain fill, not blended
-    assert int(torch.isfinite(out[2][hole]).sum()) == int(hole.sum()) - 1  # only the NaN pixel itself
-
-
 def test_details_output_is_what_each_window_pasted_and_the_figure_shows_it(feedforward: Inpainter) -> None:
     """``InpaintResult.output`` is each window's blended (or, with blend="none", composited) result,
     and the explanation figure's output panel follows it."""
@@ -135,63 +111,10 @@ def test_details_output_is_what_each_window_pasted_and_the_figure_shows_it(feedf
     assert figures[0].shape == figures[1].shape and not np.array_equal(figures[0], figures[1])
 
 
-def _textured(height: int, width: int, seed: int) -> torch.Tensor:
-    """``(3, height, width)`` in [0, 1]: a smooth gradient with fine texture on it (noise blurred
-    over a few pixels, as a photo's detail is: finer than a shrunk copy keeps, coarser than a pixel)."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
-    smooth = torch.from_numpy(np.stack([0.3 + 0.4 * rows, 0.6 - 0.3 * cols, 0.5 + 0.2 * rows * cols])).float()
-    noise = torch.from_numpy(rng.standard_normal((1, 3, height, width))).float()
-    texture = torch.nn.functional.avg_pool2d(noise, 5, 1, 2, count_include_pad=False)[0]
-    return (smooth + 0.25 * texture).clamp(0.0, 1.0)
-
-
-def test_window_fill_blends_a_rescaled_window_again_at_the_image_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The network fills a shrunk hole grown by the resampling (a ring of pixels it never saw), so
-    even a fill blended at its own resolution can be off where the photo's hole really begins; the
-    second blend makes it meet the photo there. A window the network saw at the image's own
-    resolution, no image, or a fill that is not finite: nothing more is done."""
-    from dpinpaint.pipeline import window_fill
-    from dpinpaint.strategies import Window, model_to_window, window_to_native
-
-    truth = _textured(96, 128, 0)
-    hole = torch.zeros(96, 128, dtype=torch.bool)
-    hole[30:60, 40:90] = True
-    window = Window(0, 0, 96, 128)
-    _, known, geometry = window_to_native(truth, hole, window, multiple=8, max_side=32)
-    perfect, _, _ = window_to_native(truth, torch.zeros_like(hole), window, multiple=8, max_side=32)
-    assert geometry.rescaled
-    offset = torch.tensor([0.2, -0.1, 0.1])[:, None, None]
-    output = torch.where(known > 0.5, perfect, perfect + 2 * offset)  # off by a constant in its holes
-    plain = window_fill(output, geometry, None, hole)
-    again = window_fill(output, geometry, truth, hole)
-    assert torch.equal(plain, model_to_window(output, geometry))
-    near = torch.nn.functional.max_pool2d((~hole)[None, None].float(), 5, 1, 2)[0, 0] > 0
-    edge = hole & near  # hole pixels within two of an observed one
-    error = [float((x - truth)[:, edge].abs().mean()) for x in (plain, again)]
-    assert error[1] < 0.5 * error[0]
-    assert float((again - truth)[:, hole].pow(2).mean()) < float((plain - truth)[:, hole].pow(2).mean())
-    assert float(again.min()) >= 0.0 and float(again.max()) <= 1.0
-    # a window with more than BLEND_MAX_HOLES hole pixels: blended shrunk, the correction enlarged
-    monkeypatch.setattr(pipeline, "BLEND_MAX_HOLES", int(hole.sum()) // 4)
-    capped = window_fill(output, geometry, truth, hole)
-    assert not torch.equal(capped, again) and torch.equal(capped[:, ~hole], truth[:, ~hole])
-    assert float((capped - truth)[:, edge].abs().mean()) < 0.6 * error[0]  # less than at full size
-    monkeypatch.undo()
-
-    _, _, same = window_to_native(truth, hole, window, multiple=8, max_side=256)
-    native, _, _ = window_to_native(truth, torch.zeros_like(hole), window, multiple=8, max_side=256)
-    assert not same.rescaled
-    assert torch.equal(window_fill(native, same, truth, hole), model_to_window(native, same))
-    broken = perfect.clone()
-    broken[0, 5, 5] = float("nan")
-    assert torch.equal(window_fill(broken, geometry, truth, hole).isnan(), model_to_window(broken, geometry).isnan())
-
-
 def test_a_fill_made_at_a_lower_resolution_meets_the_photo_without_a_seam(feedforward: Inpainter) -> None:
     """Through ``inpaint``: with the default blend, a window shrunk for the network (here to a long
     side of 32) is pasted without a step at the hole's edge; observed pixels stay the input's."""
-    image = (_textured(120, 160, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    image = (textured(120, 160, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     mask = np.zeros((120, 160), dtype=bool)
     mask[35:85, 50:120] = True
     plain = feedforward.inpaint(image, mask, blend="none", native_max_side=32, strategy="native")

@@ -42,6 +42,17 @@ def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
 positive_int = int_at_least(1, "a positive integer")
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse ``type=`` for finite numbers >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """An argparse ``type=`` for finite numbers > 0."""
     try:
@@ -120,7 +131,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_native_arguments(p: argparse.ArgumentParser) -> None:
-    """``--native-max-side``, ``--thin-side`` and ``--blend``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s
+    """``--native-max-side``, ``--thin-side``, ``--blend`` and ``--flat-contrast``, with :data:`~dpinpaint.options.DEFAULT_OPTIONS`'s
     defaults."""
     p.add_argument(
         "--native-max-side",
@@ -143,6 +154,14 @@ def add_native_arguments(p: argparse.ArgumentParser) -> None:
         help="poisson: blend each fill into the pixels around its holes (its offset from them at their edge is "
         "spread over the holes, leaving no seam); none: the "
         f"paper's plain composite, the network's own pixels (default {DEFAULT_OPTIONS.blend})",
+    )
+    p.add_argument(
+        "--flat-contrast",
+        type=non_negative_float,
+        default=DEFAULT_OPTIONS.flat_contrast,
+        help="with --blend poisson, where the pixels around a hole have less fine detail than this (0-1 scale), "
+        "the fill's own detail fades and the hole is filled smoothly; 0: keep all of it "
+        f"(default {DEFAULT_OPTIONS.flat_contrast})",
     )
 
 

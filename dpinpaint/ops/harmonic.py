@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["harmonic_fill", "poisson_blend"]
+__all__ = ["harmonic_fill", "poisson_blend", "local_contrast", "flat_detail"]
 
 #: Conjugate gradients stop when the residual's norm is below this fraction of the right-hand side's.
 #: The error that leaves grows with the offset and the holes' size: against a solve to 1e-8, at most
@@ -53,6 +53,10 @@ SMOOTHING = 2
 JACOBI_WEIGHT = 0.8
 #: Damped Jacobi sweeps on the coarsest grid (its sides under :data:`COARSE_SIDE`: nearly a solve).
 COARSEST_SWEEPS = 32
+
+#: :func:`flat_detail` trusts a contrast measured on this share of the square around a pixel, or
+#: more, fully; on less, in proportion.
+FULL_COVERAGE = 0.5
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +95,9 @@ def harmonic_fill(values: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def poisson_blend(fill: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+def poisson_blend(
+    fill: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, detail: torch.Tensor | None = None
+) -> torch.Tensor:
     """``fill`` with its offset from ``target`` at the hole's edge spread harmonically over the hole.
 
     Args:
@@ -99,16 +105,80 @@ def poisson_blend(fill: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) 
             there, not the target's).
         target: ``(C, H, W)`` the observed image (read outside ``hole`` only).
         hole: ``(H, W)`` bool, True = the pixels to fill.
+        detail: ``(H, W)`` in [0, 1], or None (all ones): the share of the fill's own detail (the
+            fill minus the harmonic interpolation of its values around the hole) kept at each hole
+            pixel; where it is 0 the result is the harmonic interpolation of ``target`` (see
+            :func:`flat_detail`).
 
     Returns:
         ``(C, H, W)``: ``target`` outside ``hole``; ``fill + c`` inside, with ``c`` the harmonic
-        function equal to ``target - fill`` on the observed pixels (see the module's docstring).
+        function equal to ``target - fill`` on the observed pixels (see the module's docstring);
+        with ``detail``, ``fill + c - (1 - detail) * (fill - harmonic_fill(fill, hole))``.
     """
     if fill.shape != target.shape:
         raise ValueError(f"fill and target must have the same shape, got {tuple(fill.shape)} and {tuple(target.shape)}")
     hole = hole.to(device=fill.device, dtype=torch.bool)
-    offset = harmonic_fill(target - fill, hole)
-    return torch.where(hole, fill + offset, target)
+    if detail is None or bool((detail[hole] >= 1.0).all()):
+        offset = harmonic_fill(target - fill, hole)
+        return torch.where(hole, fill + offset, target)
+    channels = fill.shape[0]
+    solved = harmonic_fill(torch.cat([target - fill, fill]), hole)  # one solve for both
+    offset, smooth = solved[:channels], solved[channels:]
+    blended = fill + offset - (1.0 - detail.to(fill.dtype).clamp(0.0, 1.0)) * (fill - smooth)
+    return torch.where(hole, blended, target)
+
+
+def local_contrast(image: torch.Tensor, hole: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much fine detail the observed pixels around each pixel have: the root mean square of
+    their departure from the mean of their 3x3 neighbourhood (zero on any smooth ramp), over the
+    observed pixels whose 3x3 neighbourhood is observed, in the square of side ``2 * radius + 1``.
+
+    Args:
+        image: ``(C, H, W)`` float; only the observed pixels (``~hole``) are read.
+        hole: ``(H, W)`` bool, True = not observed.
+        radius: the square's half side in pixels (>= 1).
+
+    Returns:
+        ``(coverage, contrast)``, each ``(H, W)`` float32: ``coverage`` in [0, 1], the share of the
+        square (its part inside the image) that such pixels make up; ``contrast`` in ``image``'s
+        units (the root of the channels' mean square; 0 where the square has no such pixel).
+    """
+    if radius < 1:
+        raise ValueError(f"radius must be at least 1, got {radius}")
+    known = (~hole.to(device=image.device, dtype=torch.bool)).to(torch.float32)[None, None]
+    x = image.float()[None] * known
+    # Pixels whose whole 3x3 neighbourhood is observed and inside the image, and their departure from its mean.
+    inner = -F.max_pool2d(-F.pad(known, (1, 1, 1, 1), value=0.0), 3, stride=1)
+    ramp = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    square = ((x - ramp) ** 2).mean(1, keepdim=True) * inner
+    stack = torch.cat([inner, square], dim=1)
+    side = 2 * radius + 1  # a box filter in two passes: means over the square's pixels
+    stack = F.avg_pool2d(stack, (1, side), stride=1, padding=(0, radius), count_include_pad=False)
+    stack = F.avg_pool2d(stack, (side, 1), stride=1, padding=(radius, 0), count_include_pad=False)[0]
+    coverage, energy = stack[0], stack[1]
+    return coverage, (energy / coverage.clamp_min(1e-12)).sqrt()
+
+
+def flat_detail(image: torch.Tensor, hole: torch.Tensor, flat: float, radius: int) -> torch.Tensor | None:
+    """How much of a fill's own detail to keep over ``hole`` (:func:`poisson_blend`'s ``detail``), or
+    None (keep it all) when ``flat`` is 0.
+
+    A thin hole across a flat, out-of-focus area holds nothing a network can add but noise: there
+    the harmonic interpolation of the pixels around it is the better fill. The detail kept is
+    ``1 - (1 - min(1, contrast / flat)) * min(1, coverage / FULL_COVERAGE)`` (:func:`local_contrast`
+    within ``radius``): all of it where the surroundings have fine detail of ``flat`` or more (in
+    ``image``'s units), none where they are smooth (flat, or a smooth ramp), and more of it the
+    fewer observed pixels the estimate rests on (deep inside a large hole, all of it: no seam
+    where the estimate runs out).
+
+    Returns:
+        ``(H, W)`` float32 in [0, 1], or None.
+    """
+    if flat <= 0:
+        return None
+    coverage, contrast = local_contrast(image, hole, radius)
+    flatness = 1.0 - (contrast / flat).clamp(max=1.0)
+    return 1.0 - flatness * (coverage / FULL_COVERAGE).clamp(max=1.0)
 
 
 def _border_counts(shape: torch.Size | tuple[int, int], top: int, left: int, bottom: int, right: int) -> torch.Tensor:

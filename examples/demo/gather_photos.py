@@ -352,11 +352,8 @@ def gather_heldout(output: Path) -> dict:
     return {"photos": len(HELDOUT_PHOTOS)}
 
 
-def gather_wallpapers(output: Path, folder: Path = WALLPAPERS) -> dict:
-    """The :data:`WALLPAPER_PHOTOS`, scaled down (never up) to fit :data:`FULL_SIZE`, as PNG."""
-    paths = [folder / name for name in WALLPAPER_PHOTOS]
-    if not all(p.is_file() for p in paths):
-        raise SystemExit(f"wallpapers not found in {folder}: apt-get install mate-backgrounds")
+def save_full_size(paths: list[Path], output: Path, prefix: str) -> dict:
+    """Each photo scaled down (never up) to fit :data:`FULL_SIZE`, as ``OUTPUT/PREFIX_STEM.png``."""
     output.mkdir(parents=True, exist_ok=True)
     sizes = []
     for path in paths:
@@ -364,9 +361,17 @@ def gather_wallpapers(output: Path, folder: Path = WALLPAPERS) -> dict:
         scale = min(1.0, FULL_SIZE[0] / im.width, FULL_SIZE[1] / im.height)
         if scale < 1.0:
             im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
-        im.save(output / f"mate-backgrounds_{path.stem}.png")
+        im.save(output / f"{prefix}_{path.stem}.png")
         sizes.append(f"{im.width}x{im.height}")
     return {"photos": len(paths), "sizes": sizes}
+
+
+def gather_wallpapers(output: Path, folder: Path = WALLPAPERS) -> dict:
+    """The :data:`WALLPAPER_PHOTOS`, scaled down (never up) to fit :data:`FULL_SIZE`, as PNG."""
+    paths = [folder / name for name in WALLPAPER_PHOTOS]
+    if not all(p.is_file() for p in paths):
+        raise SystemExit(f"wallpapers not found in {folder}: apt-get install mate-backgrounds")
+    return save_full_size(paths, output, "mate-backgrounds")
 
 
 def photo_name(package: str, path: str) -> str:

@@ -18,6 +18,12 @@ their worst images, to look for ghosts of strokes)::
 
     python examples/demo/retrain/score_test.py dpinpaint/pretrained/demo --heldout demo-data/heldout \\
         --full demo-data/test-full --output test/
+
+A second test set scores every part on one folder of full-size photos (``--heldout`` and ``--full``
+the same: its thin masks then run once)::
+
+    python examples/demo/retrain/score_test.py dpinpaint/pretrained/demo --heldout demo-data/test-lomiri \\
+        --full demo-data/test-lomiri --output test-lomiri/
 """
 
 from __future__ import annotations
@@ -76,7 +82,12 @@ def thin_table(pairs: list[tuple[str, float, float]], ns: dict[str, float]) -> l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="the chosen checkpoint folder (or model name)")
-    parser.add_argument("--heldout", type=Path, required=True, help="the held-out TEST photos")
+    parser.add_argument(
+        "--heldout",
+        type=Path,
+        required=True,
+        help="the held-out TEST photos (irregular holes; thin ones too unless --full)",
+    )
     parser.add_argument("--full", type=Path, required=True, help="the full-size TEST photos (thin masks)")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--num", type=int, default=100, help="photos used per set (the first N; default 100)")
@@ -113,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         record[f"irregular-{size}"] = [c.__dict__ | {"win": c.win} for c in comparisons]
         record[f"time-{size}"] = times
-    for data, label in ((args.full, "full-size"), (args.heldout, "held-out")):
+    sets = [(args.full, "full-size")] + ([(args.heldout, "held-out")] if args.heldout != args.full else [])
+    for data, label in sets:
         for masks in ("scratch", "text"):
             result = thin(out / f"{masks}-{label}", data, args.model, masks, args.num, worst=4)
             pairs = per_photo(result, "opencv-telea")

@@ -94,7 +94,7 @@ def _evaluate(output: Path, data: Path, model: str | None, num: int, **protocol:
     from dpinpaint import __version__
     from dpinpaint.options import InpaintOptions
 
-    settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side", "blend") if k in protocol}
+    settings = {k: protocol.pop(k) for k in ("native_max_side", "thin_side", "blend", "flat_contrast") if k in protocol}
     options = InpaintOptions(**settings)
     weights = _files(_model_folder(model))
     # The defaults too (the constants they resolve to are in the code digest): either may change.
