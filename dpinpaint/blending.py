@@ -101,5 +101,8 @@ def window_fill(
         correction = resize(
             (poisson_blend(small, small_target, small_hole, detail) - small)[None], (w.height, w.width)
         )[0]
+        fine = flat_detail(target, inside, flat_contrast, FLAT_RADIUS)
+        if fine is not None:  # the detail finer than the shrunk copy's fades over flat surroundings too
+            whole = whole - (1.0 - fine) * (whole - resize(small[None], (w.height, w.width))[0])
         blended = torch.where(inside, whole + correction, target)
     return geometry.cut_core(blended).clamp_(0.0, 1.0)

@@ -138,9 +138,12 @@ def _grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 def _blend_note(meta: dict[str, Any]) -> str:
-    """``", blend poisson"`` from the run's options (nothing for reports written before the option)."""
-    blend = (meta.get("options") or {}).get("blend")
-    return f", blend {blend}" if blend else ""
+    """``", blend poisson, flat_contrast 0.02"`` from the run's options (nothing for reports written
+    before the options)."""
+    options = meta.get("options") or {}
+    blend, flat = options.get("blend"), options.get("flat_contrast")
+    note = f", blend {blend}" if blend else ""
+    return note + (f", flat_contrast {flat:g}" if blend == "poisson" and flat is not None else "")
 
 
 def _data_line(meta: dict[str, Any]) -> str:

@@ -174,9 +174,9 @@ class InpaintOptions:
     native_max_side: int | None = None
     thin_side: float | None = None
     blend: Blend = "poisson"
-    flat_contrast: float = FLAT_CONTRAST
     seed: int | None = None
     inversion: InversionConfig = field(default_factory=InversionConfig)
+    flat_contrast: float = FLAT_CONTRAST  # last: a positional ``seed`` keeps its place
 
     def __post_init__(self) -> None:
         if not isinstance(self.strategy, str) or self.strategy not in STRATEGIES:

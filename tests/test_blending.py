@@ -7,7 +7,7 @@ import torch
 
 from dpinpaint import blending
 from dpinpaint.blending import blend_windows, window_fill
-from dpinpaint.ops import harmonic_fill, poisson_blend
+from dpinpaint.ops import flat_detail, harmonic_fill, poisson_blend
 from dpinpaint.strategies import Window, model_to_window, window_to_native
 from support.images import textured
 
@@ -115,9 +115,29 @@ def test_where_the_surroundings_have_texture_the_fill_s_detail_is_kept() -> None
     assert torch.allclose(kept, plain, atol=1e-5)
 
 
-def test_the_second_blend_of_a_rescaled_window_also_fills_flat_surroundings_smoothly() -> None:
+def test_blend_windows_measures_flatness_on_a_0_to_1_scale() -> None:
+    """The windows are in [-1, 1]; ``flat_contrast`` is on a 0-1 scale, as for the second blend:
+    each window is blended with :func:`flat_detail` of its photo brought to [0, 1]."""
+    truth = textured(48, 64, 4, amount=0.08)  # fine detail 0.006-0.007: between the two values below
+    hole = _scratch(48, 64)
+    known = (~hole).float()[None, None]
+    torch.manual_seed(2)
+    fill = (truth * 2 - 1) + 0.1 * torch.randn(3, 48, 64)
+    for flat in (0.004, 0.008):
+        detail = flat_detail(truth, hole, flat, blending.FLAT_RADIUS)
+        expected = poisson_blend(fill, truth * 2 - 1, hole, detail)
+        out = blend_windows(fill[None], (truth * 2 - 1)[None] * known, known, flat_contrast=flat)[0]
+        assert torch.allclose(out, expected, atol=1e-5)
+    low, high = (flat_detail(truth, hole, f, blending.FLAT_RADIUS) for f in (0.004, 0.008))
+    assert low is not None and high is not None and float((low - high)[hole].mean()) > 0.1
+
+
+def test_the_second_blend_of_a_rescaled_window_also_fills_flat_surroundings_smoothly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """:func:`window_fill` at the image's resolution (values in [0, 1]): a hole in a flat background
-    comes out as the harmonic interpolation of the photo around it; observed pixels stay the photo's."""
+    comes out as the harmonic interpolation of the photo around it; observed pixels stay the photo's.
+    Blended shrunk (more than ``BLEND_MAX_HOLES`` hole pixels), the fill's finer detail fades too."""
     truth = textured(96, 128, 2, amount=0.0)
     hole = torch.zeros(96, 128, dtype=torch.bool)
     hole[40:44, 10:120] = True
@@ -131,6 +151,12 @@ def test_the_second_blend_of_a_rescaled_window_also_fills_flat_surroundings_smoo
     assert torch.equal(smooth[:, ~hole], truth[:, ~hole])
     assert float((smooth - harmonic_fill(truth, hole).clamp(0, 1)).abs().max()) < 0.02
     assert float((smooth - truth)[:, hole].abs().mean()) < 0.2 * float((noisy - truth)[:, hole].abs().mean())
+    monkeypatch.setattr(blending, "BLEND_MAX_HOLES", int(hole.sum()) // 4)
+    capped = window_fill(output, geometry, truth, hole, flat_contrast=0.04)
+    capped_noisy = window_fill(output, geometry, truth, hole)
+    assert torch.equal(capped[:, ~hole], truth[:, ~hole])
+    error = [float((x - truth)[:, hole].abs().mean()) for x in (capped, capped_noisy)]
+    assert error[0] < 0.3 * error[1]
 
 
 @pytest.mark.parametrize("flat_contrast", [0.0, 0.04])

@@ -114,6 +114,8 @@ def test_feedforward_only_model_reports_no_inversion(setup: Path, tmp_path: Path
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["meta"]["inversion"] == "none" and report["meta"]["steps"] is None
     assert "- inversion: none (feed-forward path only)" in (tmp_path / "r" / "report.md").read_text()
+    assert "blend poisson, flat_contrast 0.02" in (tmp_path / "r" / "report.md").read_text()
+    assert report["meta"]["options"]["flat_contrast"] == 0.02
 
 
 def test_mask_folder_and_errors(setup: Path, tmp_path: Path) -> None:

@@ -257,6 +257,11 @@ def test_local_contrast_sees_fine_detail_not_ramps() -> None:
     assert 0.7 * 0.2 / 12**0.5 < float(contrast[hole].median()) < 1.1 * 0.2 / 12**0.5
     with pytest.raises(ValueError, match="radius"):
         local_contrast(ramp, hole, 0)
+    broken = ramp.clone()
+    broken[:, hole] = float("nan")  # hole pixels are never read
+    assert torch.equal(local_contrast(broken, hole, 4)[1], local_contrast(ramp, hole, 4)[1])
+    with pytest.raises(ValueError, match="detail must be"):
+        poisson_blend(ramp, ramp, hole, torch.ones(40, 49))
 
 
 def test_flat_detail_is_none_when_off_and_keeps_all_detail_deep_inside_a_large_hole() -> None:

@@ -118,6 +118,10 @@ def poisson_blend(
     if fill.shape != target.shape:
         raise ValueError(f"fill and target must have the same shape, got {tuple(fill.shape)} and {tuple(target.shape)}")
     hole = hole.to(device=fill.device, dtype=torch.bool)
+    if detail is not None:
+        if tuple(detail.shape) != tuple(hole.shape):
+            raise ValueError(f"detail must be (H, W) like hole, got {tuple(detail.shape)} and {tuple(hole.shape)}")
+        detail = detail.to(device=fill.device)
     if detail is None or bool((detail[hole] >= 1.0).all()):
         offset = harmonic_fill(target - fill, hole)
         return torch.where(hole, fill + offset, target)
@@ -145,8 +149,9 @@ def local_contrast(image: torch.Tensor, hole: torch.Tensor, radius: int) -> tupl
     """
     if radius < 1:
         raise ValueError(f"radius must be at least 1, got {radius}")
-    known = (~hole.to(device=image.device, dtype=torch.bool)).to(torch.float32)[None, None]
-    x = image.float()[None] * known
+    observed = ~hole.to(device=image.device, dtype=torch.bool)
+    known = observed.to(torch.float32)[None, None]
+    x = torch.where(observed, image.float(), 0.0)[None]  # hole pixels never read, even NaN ones
     # Pixels whose whole 3x3 neighbourhood is observed and inside the image, and their departure from its mean.
     inner = -F.max_pool2d(-F.pad(known, (1, 1, 1, 1), value=0.0), 3, stride=1)
     ramp = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)

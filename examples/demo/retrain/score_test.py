@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         record[f"irregular-{size}"] = [c.__dict__ | {"win": c.win} for c in comparisons]
         record[f"time-{size}"] = times
-    sets = [(args.full, "full-size")] + ([(args.heldout, "held-out")] if args.heldout != args.full else [])
+    same = args.heldout.resolve() == args.full.resolve()
+    sets = [(args.full, "full-size")] + ([] if same else [(args.heldout, "held-out")])
     for data, label in sets:
         for masks in ("scratch", "text"):
             result = thin(out / f"{masks}-{label}", data, args.model, masks, args.num, worst=4)

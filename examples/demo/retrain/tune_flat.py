@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoring.py, beside this script
 from scoring import THIN_BASELINES, per_photo, thin
 
+from dpinpaint.files import IMAGE_EXTENSIONS
+
 VALUES = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08)
 KINDS = ("scratch", "text")
 
@@ -41,7 +43,7 @@ def _values(text: str) -> list[float]:
 
 def score(model: str, folder: Path, output: Path, kind: str, value: float) -> tuple[int, int, float, int]:
     """``(photos better than Telea, photos, mean margin over Telea in dB, photos better than NS)``."""
-    num = sum(1 for p in folder.iterdir() if p.is_file())
+    num = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     reference = thin(output / folder.name / f"{kind}-baselines", folder, None, kind, num)
     result = thin(
         output / folder.name / f"{kind}-{value:g}", folder, model, kind, num, baselines=(), flat_contrast=value
