@@ -43,7 +43,7 @@ Blend = Literal["poisson", "none"]
 #: The default ``flat_contrast`` (:class:`InpaintOptions`). Chosen on the demo's validation photos
 #: (23, and 33 wildlife photos at 1920x1080; thin scratches at their own size against Telea, mean
 #: hole-PSNR margin): 0 / 0.005 / 0.01 / 0.02 / 0.04 / 0.08 gave +0.90 / +1.05 / +1.09 / +1.11 /
-#: +1.10 / +1.05 dB on the wildlife photos, and 0 / 0.02 / 0.04 gave +2.33 / +2.65 / +2.62 dB on the
+#: +1.10 / +1.05 dB on the wildlife photos, and 0 / 0.02 / 0.04 gave +2.32 / +2.65 / +2.62 dB on the
 #: 23; text strokes and irregular holes level (docs/api.md, "Flat surroundings").
 FLAT_CONTRAST = 0.02
 
