@@ -65,11 +65,12 @@ def test_mask_conventions_example_draws_the_docs_picture(tmp_path: Path) -> None
         assert new.tobytes() == committed.tobytes()  # the picture in docs/api.md is what the code does
 
 
-def _retrain_module(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _retrain_module(name: str, monkeypatch: pytest.MonkeyPatch, folder: str = "demo/retrain") -> Any:
+    """``examples/FOLDER/NAME.py`` loaded as a module, its folder on the path (for its siblings)."""
     import importlib.util
 
-    monkeypatch.syspath_prepend(str(ROOT / "examples" / "demo" / "retrain"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / "demo" / "retrain" / f"{name}.py")
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / folder))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
@@ -175,19 +176,6 @@ def test_full_size_test_photos_fit_1920x1080_and_are_never_enlarged(tmp_path: Pa
         gather.gather_wallpapers(tmp_path / "again", source)
 
 
-def _full_size_module(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    import importlib.util
-
-    monkeypatch.syspath_prepend(str(ROOT / "examples" / "demo"))
-    spec = importlib.util.spec_from_file_location(
-        "gather_full_size", ROOT / "examples" / "demo" / "gather_full_size.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_wildlife_validation_photos_come_out_of_a_qt_resource_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,7 +185,7 @@ def test_wildlife_validation_photos_come_out_of_a_qt_resource_file(
 
     import numpy as np
 
-    full = _full_size_module(monkeypatch)
+    full = _retrain_module("gather_full_size", monkeypatch, folder="demo")
     blobs = []
     for size in ((640, 520), (64, 64), (700, 600)):
         buffer = io.BytesIO()
@@ -220,7 +208,7 @@ def test_wildlife_validation_photos_come_out_of_a_qt_resource_file(
 
 
 def test_second_full_size_test_set_fits_1920x1080(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    full = _full_size_module(monkeypatch)
+    full = _retrain_module("gather_full_size", monkeypatch, folder="demo")
     for i, name in enumerate(full.LOMIRI_PHOTOS):
         _photo(tmp_path / name, i, (4000, 3000) if i % 2 else (1365, 1074))
     summary = full.gather_lomiri(tmp_path / "test", tmp_path)

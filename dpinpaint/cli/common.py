@@ -42,27 +42,23 @@ def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
 positive_int = int_at_least(1, "a positive integer")
 
 
-def non_negative_float(text: str) -> float:
-    """An argparse ``type=`` for finite numbers >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
+def finite_float(*, zero: bool, what: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for finite numbers > 0 (or >= 0 with ``zero``; ``what`` names them in the error)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (0 <= value if zero else 0 < value) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse ``type=`` for finite numbers > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
+positive_float = finite_float(zero=False, what="a positive number")
+non_negative_float = finite_float(zero=True, what="a number >= 0")
 
 non_negative_int = int_at_least(0, "an integer >= 0")
 
